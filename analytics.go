@@ -1,0 +1,93 @@
+package botonom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// AnalyticsService reads token usage of the workspace.
+type AnalyticsService service
+
+// Granularity is the length of the periods Usage is broken into.
+type Granularity string
+
+// Granularities.
+const (
+	GranularityHour  Granularity = "hour"
+	GranularityDay   Granularity = "day" // the default
+	GranularityMonth Granularity = "month"
+)
+
+// UsageOptions selects the usage to report. Zero fields are left out, and
+// the API chooses.
+type UsageOptions struct {
+	From        time.Time   `url:"from,omitempty"`
+	To          time.Time   `url:"to,omitempty"`
+	AgentID     string      `url:"agent_id,omitempty"` // only this agent
+	Granularity Granularity `url:"granularity,omitempty"`
+}
+
+// UsageCounts are token and request counts over a span of time.
+type UsageCounts struct {
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
+	TotalTokens  int64 `json:"total_tokens"`
+	Requests     int64 `json:"requests"`
+}
+
+// UsagePeriod is the usage of one period.
+type UsagePeriod struct {
+	PeriodStart time.Time `json:"period_start"`
+	PeriodEnd   time.Time `json:"period_end"`
+	UsageCounts
+}
+
+// Usage is the token usage between From and To, in total and per period.
+type Usage struct {
+	From        time.Time      `json:"from"`
+	To          time.Time      `json:"to"`
+	Granularity Granularity    `json:"granularity"`
+	Total       UsageCounts    `json:"total"`
+	Data        []*UsagePeriod `json:"data"`
+}
+
+func (o *UsageOptions) validate() error {
+	switch o.Granularity {
+	case "", GranularityHour, GranularityDay, GranularityMonth:
+	default:
+		return fmt.Errorf("botonom: usage: granularity %q is not hour, day or month", o.Granularity)
+	}
+	if !o.From.IsZero() && !o.To.IsZero() && o.To.Before(o.From) {
+		return errors.New("botonom: usage: to is before from")
+	}
+	return nil
+}
+
+// Usage returns token usage metrics (opts may be nil for the API's
+// defaults).
+//
+// API: GET /analytics/usage
+func (s *AnalyticsService) Usage(ctx context.Context, opts *UsageOptions) (*Usage, *Response, error) {
+	if opts != nil {
+		if err := opts.validate(); err != nil {
+			return nil, nil, err
+		}
+	}
+	path, err := addQuery("analytics/usage", opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := s.client.NewRequest(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	usage := new(Usage)
+	resp, err := s.client.Do(req, usage)
+	if err != nil {
+		return nil, resp, err
+	}
+	return usage, resp, nil
+}

@@ -1,0 +1,502 @@
+package botonom
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/go-querystring/query"
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/botonom/botonom-go/internal/capped"
+	"github.com/botonom/botonom-go/internal/uuid"
+)
+
+// Version is the version of this SDK, sent in the User-Agent header.
+const Version = "0.1.0"
+
+// Defaults. Each can be changed with the option named beside it.
+const (
+	// DefaultBaseURL is the API's production address (WithBaseURL).
+	DefaultBaseURL = "https://api.botonom.com/v1/"
+	// DefaultMaxRetries is how many times a failed call is retried: 3, so
+	// at most 4 attempts (WithMaxRetries).
+	DefaultMaxRetries = 3
+	// DefaultRetryWaitMin is the first backoff step, 0.5 s (WithRetryWait).
+	DefaultRetryWaitMin = 500 * time.Millisecond
+	// DefaultRetryWaitMax is the longest backoff step, 8 s (WithRetryWait).
+	DefaultRetryWaitMax = 8 * time.Second
+	// DefaultMaxRetryWait is the longest wait the API may ask for (by
+	// Retry-After or X-RateLimit-Reset) that the client sleeps through: 60 s.
+	// A longer one is returned at once as a *RateLimitError (WithMaxRetryWait).
+	DefaultMaxRetryWait = 60 * time.Second
+	// DefaultMaxResponseSize caps a success body the client decodes: 16 MiB
+	// (WithMaxResponseSize).
+	DefaultMaxResponseSize = 16 << 20
+	// DefaultMaxIdleConnsPerHost is how many keep-alive connections the
+	// default transport keeps to the API: 256, enough for a busy service
+	// sharing one Client without churning TCP connections.
+	DefaultMaxIdleConnsPerHost = 256
+)
+
+const (
+	headerRequestID      = "X-Request-Id"
+	headerIdempotencyKey = "Idempotency-Key"
+	headerRetryCount     = "X-Botonom-Retry-Count"
+)
+
+// Client talks to the Botonom API. Build one with NewClient at start-up and
+// share it: it is safe for concurrent use by many goroutines.
+//
+// Printing a Client (%v, %+v, %#v) never shows its token.
+type Client struct {
+	// Agents lists, reads and messages agents, and manages their skills.
+	Agents *AgentsService
+	// Webhooks registers webhook endpoints.
+	Webhooks *WebhooksService
+	// Analytics reads token usage.
+	Analytics *AnalyticsService
+
+	cfg   *config
+	hc    *retryablehttp.Client
+	state *rateState
+	// budget caps retries client-wide; nil when retries are off.
+	budget *retryBudget
+	common service
+}
+
+// config is everything the options set; it sits behind a pointer so that no
+// print of a Client value can reach the token.
+type config struct {
+	authHeader      string // "Bearer <token>"
+	baseURL         string // absolute, ends in "/"
+	userAgent       string
+	httpClient      *http.Client // the caller's, if any
+	logger          *slog.Logger // nil: log nothing
+	timeout         time.Duration
+	maxRetries      int
+	retryWaitMin    time.Duration
+	retryWaitMax    time.Duration
+	maxRetryWait    time.Duration
+	maxResponseSize int64
+	limiter         Limiter
+	rateLimitWait   bool
+	now             func() time.Time
+}
+
+type service struct{ client *Client }
+
+// Option configures a Client in NewClient. An option with a bad argument
+// makes NewClient fail with an error that says what is wrong.
+type Option func(*config) error
+
+// WithBaseURL points the client at another API address, such as a fake
+// server in tests. The URL must be absolute http or https.
+func WithBaseURL(baseURL string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(baseURL)
+		if err != nil {
+			return fmt.Errorf("WithBaseURL: %w", err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("WithBaseURL: %q is not an absolute http(s) URL", baseURL)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("WithBaseURL: %q must not have a query or fragment", baseURL)
+		}
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+			if u.RawPath != "" {
+				u.RawPath += "/"
+			}
+		}
+		c.baseURL = u.String()
+		return nil
+	}
+}
+
+// WithHTTPClient sends requests through hc (its transport, timeout, jar and
+// redirect policy) instead of the SDK's tuned default. The client wraps hc's
+// transport to apply per-attempt timeouts, rate-limit waits and the Limiter.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return errors.New("WithHTTPClient: nil *http.Client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithUserAgent appends app (e.g. "billing-service/2.3") to the SDK's
+// User-Agent, so the API's logs show who is calling.
+func WithUserAgent(app string) Option {
+	return func(c *config) error {
+		app = strings.TrimSpace(app)
+		if app == "" || strings.ContainsAny(app, "\r\n") {
+			return fmt.Errorf("WithUserAgent: %q is not a usable product token", app)
+		}
+		c.userAgent += " " + app
+		return nil
+	}
+}
+
+// WithLogger logs each attempt (method, path, status, attempt, request ID,
+// duration; never headers or the token) to l. Without it the client logs
+// nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("WithLogger: nil *slog.Logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithTimeout bounds each attempt (connect, send, read the answer) to d.
+// The whole call, retries and waits included, is bounded by the context.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("WithTimeout: %s is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithMaxRetries sets how many times a failed call is retried; 0 disables
+// retries. The default is DefaultMaxRetries.
+func WithMaxRetries(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("WithMaxRetries: %d is negative", n)
+		}
+		c.maxRetries = n
+		return nil
+	}
+}
+
+// WithRetryWait sets the backoff range: retry n waits a random time between
+// 0 and min(max, min·2ⁿ) (full jitter). Defaults 0.5 s and 8 s.
+func WithRetryWait(min, max time.Duration) Option {
+	return func(c *config) error {
+		if min <= 0 || max < min {
+			return fmt.Errorf("WithRetryWait: need 0 < min <= max, got %s and %s", min, max)
+		}
+		c.retryWaitMin, c.retryWaitMax = min, max
+		return nil
+	}
+}
+
+// WithMaxRetryWait sets the longest wait the API may ask for that the client
+// sleeps through (default DefaultMaxRetryWait). A longer one is not slept:
+// the call returns a *RateLimitError whose RetryAfter says how long.
+func WithMaxRetryWait(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("WithMaxRetryWait: %s is not positive", d)
+		}
+		c.maxRetryWait = d
+		return nil
+	}
+}
+
+// WithMaxResponseSize caps the size of a success body the client decodes
+// (default DefaultMaxResponseSize); a larger answer is an error, never an
+// unbounded allocation.
+func WithMaxResponseSize(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("WithMaxResponseSize: %d is not positive", n)
+		}
+		c.maxResponseSize = n
+		return nil
+	}
+}
+
+// WithLimiter makes every attempt wait for l first: a client-side throttle
+// such as *rate.Limiter from golang.org/x/time/rate, or the Redis-backed
+// limiter in the redislimit module for many replicas sharing one token.
+func WithLimiter(l Limiter) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("WithLimiter: nil Limiter")
+		}
+		c.limiter = l
+		return nil
+	}
+}
+
+// WithRateLimitWait sets what the client does when the last answer said the
+// rate limit is spent (X-RateLimit-Remaining: 0) and the window has not
+// reset yet: wait until it resets (true, the default; bounded by
+// WithMaxRetryWait and the context) or fail at once with a *RateLimitError
+// without sending anything (false).
+func WithRateLimitWait(wait bool) Option {
+	return func(c *config) error {
+		c.rateLimitWait = wait
+		return nil
+	}
+}
+
+var defaultUserAgent = fmt.Sprintf("botonom-go/%s (%s; %s/%s)", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+
+// NewClient returns a client that authenticates with token (a "btm_sk_…"
+// API token). It fails on an empty token or a bad option.
+func NewClient(token string, opts ...Option) (*Client, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, errors.New("botonom: NewClient: empty API token")
+	}
+	if strings.ContainsAny(token, "\r\n\t ") {
+		return nil, errors.New("botonom: NewClient: API token contains white space")
+	}
+	cfg := &config{
+		authHeader:      "Bearer " + token,
+		baseURL:         DefaultBaseURL,
+		userAgent:       defaultUserAgent,
+		maxRetries:      DefaultMaxRetries,
+		retryWaitMin:    DefaultRetryWaitMin,
+		retryWaitMax:    DefaultRetryWaitMax,
+		maxRetryWait:    DefaultMaxRetryWait,
+		maxResponseSize: DefaultMaxResponseSize,
+		rateLimitWait:   true,
+		now:             time.Now,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(cfg); err != nil {
+			return nil, fmt.Errorf("botonom: NewClient: %w", err)
+		}
+	}
+	c := &Client{cfg: cfg, state: &rateState{}, budget: newRetryBudget()}
+	c.hc = c.newRetryableClient()
+	c.common.client = c
+	c.Agents = (*AgentsService)(&c.common)
+	c.Webhooks = (*WebhooksService)(&c.common)
+	c.Analytics = (*AnalyticsService)(&c.common)
+	return c, nil
+}
+
+// NewClientFromEnv is NewClient with the token from BOTONOM_API_TOKEN and,
+// when set, the base URL from BOTONOM_BASE_URL. Options given here win over
+// the environment.
+func NewClientFromEnv(opts ...Option) (*Client, error) {
+	if u := os.Getenv("BOTONOM_BASE_URL"); u != "" {
+		opts = append([]Option{WithBaseURL(u)}, opts...)
+	}
+	token := os.Getenv("BOTONOM_API_TOKEN")
+	if strings.TrimSpace(token) == "" {
+		return nil, errors.New("botonom: NewClientFromEnv: BOTONOM_API_TOKEN is not set")
+	}
+	return NewClient(token, opts...)
+}
+
+// String describes the client without its token.
+func (c *Client) String() string {
+	if c == nil || c.cfg == nil {
+		return "botonom.Client(nil)"
+	}
+	return fmt.Sprintf("botonom.Client{BaseURL: %q, Token: [redacted]}", c.cfg.baseURL)
+}
+
+// GoString is String, so %#v never shows the token either.
+func (c *Client) GoString() string { return c.String() }
+
+// BaseURL returns the API address the client sends to, ending in "/".
+func (c *Client) BaseURL() string { return c.cfg.baseURL }
+
+// Rate returns the rate-limit state of the last answer that carried
+// X-RateLimit-* headers; the zero Rate before any.
+func (c *Client) Rate() Rate { return c.state.get() }
+
+// Response wraps the API's answer with what the SDK read from it. Its body
+// has already been read and closed.
+type Response struct {
+	*http.Response
+
+	// Rate is the rate-limit state the answer reported.
+	Rate Rate
+	// RequestID is the answer's X-Request-Id: quote it to support.
+	RequestID string
+	// NextCursor is the cursor of the next page for list calls; empty on
+	// the last page.
+	NextCursor string
+}
+
+func newResponse(r *http.Response) *Response {
+	rate, _ := parseRate(r.Header)
+	return &Response{Response: r, Rate: rate, RequestID: r.Header.Get(headerRequestID)}
+}
+
+// idempotent is implemented by request bodies that carry a caller-chosen
+// Idempotency-Key.
+type idempotent interface{ idempotencyKey() string }
+
+// NewRequest builds an API request. path is relative to the base URL (no
+// leading slash: "agents/agt_1"); body, if not nil, is sent as JSON. Every
+// POST gets an Idempotency-Key: the body's own (see
+// SendMessageRequest.IdempotencyKey) or a new random UUID, reused by every
+// retry of the call.
+func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
+	if strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("botonom: path %q must be relative to the base URL (no leading slash)", path)
+	}
+	var rd io.Reader
+	if body != nil {
+		buf, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("botonom: encode request body: %w", err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	if ctx == nil {
+		return nil, errors.New("botonom: nil context")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.cfg.baseURL+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("botonom: %w", err)
+	}
+	h := req.Header
+	h["Authorization"] = []string{c.cfg.authHeader}
+	h["User-Agent"] = []string{c.cfg.userAgent}
+	h["Accept"] = []string{"application/json"}
+	if body != nil {
+		h["Content-Type"] = []string{"application/json"}
+	}
+	if method == http.MethodPost {
+		key := ""
+		if k, ok := body.(idempotent); ok {
+			key = k.idempotencyKey()
+		}
+		if key == "" {
+			key = uuid.New()
+		}
+		h[headerIdempotencyKey] = []string{key}
+	}
+	return req, nil
+}
+
+// Do sends req (built by NewRequest, or by hand with the same headers),
+// retrying as the client's policy allows, and decodes a 2xx JSON answer
+// into v (if not nil). Any non-2xx answer is returned as *APIError or
+// *RateLimitError, together with the Response. Do is the escape hatch for
+// endpoints the SDK does not wrap yet.
+func (c *Client) Do(req *http.Request, v any) (*Response, error) {
+	if req == nil {
+		return nil, errors.New("botonom: Do: nil request")
+	}
+	info := &callInfo{retryable: retryableRequest(req)}
+	req = req.WithContext(context.WithValue(req.Context(), callInfoKey{}, info))
+	rreq, err := toRetryable(req)
+	if err != nil {
+		return nil, fmt.Errorf("botonom: %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	hresp, err := c.hc.Do(rreq)
+	if err != nil {
+		if hresp != nil {
+			drainAndClose(hresp.Body)
+		}
+		return nil, c.callError(req, info, err)
+	}
+	defer drainAndClose(hresp.Body)
+	resp := newResponse(hresp)
+	if err := checkResponse(hresp, c.cfg.now()); err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			apiErr.Attempts = info.attempts
+		}
+		return resp, err
+	}
+	c.budget.succeeded(info)
+	if v != nil {
+		if err := capped.DecodeJSON(hresp.Body, c.cfg.maxResponseSize, v); err != nil {
+			return resp, fmt.Errorf("botonom: %s %s: decode response (request %s): %w", req.Method, req.URL.Path, resp.RequestID, err)
+		}
+	}
+	return resp, nil
+}
+
+// callError turns what the retry loop returned without an answer into the
+// error the caller gets: the SDK's own typed error as is, otherwise the
+// transport error with the operation and attempt count.
+func (c *Client) callError(req *http.Request, info *callInfo, err error) error {
+	var stop *stopError
+	if errors.As(err, &stop) {
+		return stop.err
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its text repeats the whole URL
+	}
+	if info.attempts > 1 {
+		return fmt.Errorf("botonom: %s %s (after %d attempts): %w", req.Method, req.URL.Path, info.attempts, err)
+	}
+	return fmt.Errorf("botonom: %s %s: %w", req.Method, req.URL.Path, err)
+}
+
+// toRetryable wraps req for the retry loop; a body is replayed from
+// GetBody on each attempt.
+func toRetryable(req *http.Request) (*retryablehttp.Request, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return &retryablehttp.Request{Request: req}, nil
+	}
+	if req.GetBody == nil {
+		return retryablehttp.FromRequest(req)
+	}
+	rreq, err := retryablehttp.NewRequestWithContext(req.Context(), req.Method, "", retryablehttp.ReaderFunc(func() (io.Reader, error) {
+		return req.GetBody()
+	}))
+	if err != nil {
+		return nil, err
+	}
+	rreq.Request = req
+	return rreq, nil
+}
+
+// drainAndClose reads what is left of a body (a little, so the connection
+// can be reused) and closes it.
+func drainAndClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 4<<10)
+	_ = body.Close()
+}
+
+// validateID checks a path parameter: non-blank and not a dot segment,
+// which would point the request at another endpoint. Everything else is
+// escaped by url.PathEscape.
+func validateID(field, id string) error {
+	switch strings.TrimSpace(id) {
+	case "":
+		return fmt.Errorf("botonom: %s is empty", field)
+	case ".", "..":
+		return fmt.Errorf("botonom: %s %q is not a valid ID", field, id)
+	}
+	return nil
+}
+
+// addQuery encodes opts (a struct with `url` tags, may be nil) as the
+// query string of path.
+func addQuery(path string, opts any) (string, error) {
+	v, err := query.Values(opts)
+	if err != nil {
+		return "", fmt.Errorf("botonom: encode query: %w", err)
+	}
+	if len(v) == 0 {
+		return path, nil
+	}
+	return path + "?" + v.Encode(), nil
+}

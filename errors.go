@@ -1,0 +1,160 @@
+package botonom
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/botonom/botonom-go/internal/capped"
+)
+
+// Sentinel errors matched with errors.Is against any error the client returns
+// for a non-2xx answer:
+//
+//	if errors.Is(err, botonom.ErrNotFound) { ... }
+var (
+	ErrBadRequest   = errors.New("botonom: bad request")  // 400
+	ErrUnauthorized = errors.New("botonom: unauthorized") // 401
+	ErrForbidden    = errors.New("botonom: forbidden")    // 403
+	ErrNotFound     = errors.New("botonom: not found")    // 404
+	ErrRateLimited  = errors.New("botonom: rate limited") // 429, or the client-side wait refused
+	ErrServer       = errors.New("botonom: server error") // 5xx
+)
+
+// maxErrorBodySize is the most the client reads of a non-2xx body (1 MiB).
+const maxErrorBodySize = 1 << 20
+
+// APIError is the error for every non-2xx answer of the API. Its fields come
+// from the JSON error body when there is one; StatusCode and RequestID are
+// set even when the body is missing, empty, HTML or cut short.
+type APIError struct {
+	StatusCode int    // HTTP status of the answer
+	Type       string // e.g. "invalid_request_error"
+	Code       string // e.g. "missing_field"
+	Message    string // human-readable, from the API
+	Param      string // the request field at fault, if any
+	RequestID  string // X-Request-Id of the answer: quote it to support
+	Attempts   int    // attempts made, retries included (0 when nothing was sent)
+}
+
+// Error formats the error as "botonom: 400 invalid_request_error/missing_field:
+// content is required (param content, request req_1)".
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("botonom: ")
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, "%d ", e.StatusCode)
+	}
+	if e.Type != "" {
+		b.WriteString(e.Type)
+		if e.Code != "" {
+			b.WriteString("/" + e.Code)
+		}
+	} else {
+		b.WriteString(strings.ToLower(http.StatusText(e.StatusCode)))
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	var extra []string
+	if e.Param != "" {
+		extra = append(extra, "param "+e.Param)
+	}
+	if e.RequestID != "" {
+		extra = append(extra, "request "+e.RequestID)
+	}
+	if e.Attempts > 1 {
+		extra = append(extra, fmt.Sprintf("after %d attempts", e.Attempts))
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel for e's status code, so that
+// errors.Is(err, ErrNotFound) holds for any 404.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests
+	case ErrServer:
+		return e.StatusCode >= 500
+	}
+	return false
+}
+
+// RateLimitError is the error for a 429 answer, and for a call the client
+// refused to send because the rate limit is spent and the wait would be
+// longer than allowed (see WithMaxRetryWait and WithRateLimitWait). Reach it
+// with errors.As; errors.Is(err, ErrRateLimited) also holds.
+type RateLimitError struct {
+	*APIError
+	Rate       Rate          // the rate-limit state of the answer
+	RetryAfter time.Duration // how long the API asked to wait; 0 if it did not say
+}
+
+// Error adds the wait the API asked for to the APIError text.
+func (e *RateLimitError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("%s; retry after %s", e.APIError.Error(), e.RetryAfter)
+	}
+	return e.APIError.Error()
+}
+
+// Unwrap returns the embedded *APIError, so errors.As(err, &apiErr) works for
+// rate-limit errors too.
+func (e *RateLimitError) Unwrap() error { return e.APIError }
+
+// errorBody is the JSON shape of an error answer.
+type errorBody struct {
+	Error struct {
+		Type    string `json:"type"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Param   string `json:"param"`
+	} `json:"error"`
+}
+
+// checkResponse returns nil for a 2xx answer and otherwise the typed error
+// for it. It decides from the status and headers alone, then reads at most
+// maxErrorBodySize bytes of the body for the details; a body that is
+// missing, empty, not JSON or cut off leaves those details empty. now is the
+// clock used to turn rate-limit headers into a wait.
+func checkResponse(resp *http.Response, now time.Time) error {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil
+	}
+	apiErr := &APIError{StatusCode: resp.StatusCode, RequestID: resp.Header.Get(headerRequestID)}
+	if resp.Body != nil {
+		if data, _, err := capped.ReadAll(resp.Body, maxErrorBodySize); err == nil || len(data) > 0 {
+			var body errorBody
+			if json.Unmarshal(data, &body) == nil {
+				apiErr.Type = body.Error.Type
+				apiErr.Code = body.Error.Code
+				apiErr.Message = body.Error.Message
+				apiErr.Param = body.Error.Param
+			}
+		}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if apiErr.Type == "" {
+			apiErr.Type = "rate_limit_error"
+		}
+		rate, _ := parseRate(resp.Header)
+		wait, _ := serverWait(resp, now)
+		return &RateLimitError{APIError: apiErr, Rate: rate, RetryAfter: wait}
+	}
+	return apiErr
+}

@@ -1,0 +1,69 @@
+// Package capped reads and decodes HTTP bodies without ever holding more than
+// a fixed number of bytes, so a hostile or broken server cannot make the SDK
+// allocate without bound.
+package capped
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrTooLarge is returned when a body holds more bytes than the cap allows.
+var ErrTooLarge = errors.New("body exceeds the size limit")
+
+// Reader returns at most N bytes of R; reading past N fails with an error
+// that wraps ErrTooLarge instead of silently truncating.
+type Reader struct {
+	R io.Reader
+	N int64 // bytes still allowed
+	// Limit is the original cap, kept for the error message.
+	Limit int64
+}
+
+// NewReader caps r at limit bytes.
+func NewReader(r io.Reader, limit int64) *Reader {
+	return &Reader{R: r, N: limit, Limit: limit}
+}
+
+// Read implements io.Reader.
+func (c *Reader) Read(p []byte) (int, error) {
+	if c.N <= 0 {
+		// Probe one byte: a body of exactly Limit bytes is fine.
+		var one [1]byte
+		n, err := c.R.Read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%w (%d bytes)", ErrTooLarge, c.Limit)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.N {
+		p = p[:c.N]
+	}
+	n, err := c.R.Read(p)
+	c.N -= int64(n)
+	return n, err
+}
+
+// DecodeJSON decodes one JSON value from r into v, reading at most limit
+// bytes. Trailing bytes after the value are left unread.
+func DecodeJSON(r io.Reader, limit int64, v any) error {
+	return json.NewDecoder(NewReader(r, limit)).Decode(v)
+}
+
+// ReadAll reads r up to limit bytes and reports whether more followed. It
+// never returns an error for an over-long body: the caller gets the first
+// limit bytes and truncated=true.
+func ReadAll(r io.Reader, limit int64) (b []byte, truncated bool, err error) {
+	b, err = io.ReadAll(io.LimitReader(r, limit))
+	if err != nil {
+		return b, false, err
+	}
+	if int64(len(b)) == limit {
+		var one [1]byte
+		n, _ := r.Read(one[:])
+		truncated = n > 0
+	}
+	return b, truncated, nil
+}

@@ -1,0 +1,79 @@
+package botonom
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// MessageStatus is where a message stands.
+type MessageStatus string
+
+// Message statuses.
+const (
+	MessageStatusQueued    MessageStatus = "queued"
+	MessageStatusDelivered MessageStatus = "delivered"
+	MessageStatusFailed    MessageStatus = "failed"
+)
+
+// ChannelAPI is the channel of messages sent through the API, the default.
+const ChannelAPI = "api"
+
+// Message is a message to or from an agent. SendMessage's answer may carry
+// only ID, Status, AgentID and CreatedAt; webhook events carry all fields.
+type Message struct {
+	ID        string            `json:"id"`
+	Status    MessageStatus     `json:"status"`
+	AgentID   string            `json:"agent_id"`
+	CreatedAt time.Time         `json:"created_at"`
+	Channel   string            `json:"channel,omitempty"`
+	Content   string            `json:"content,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+}
+
+// SendMessageRequest is what SendMessage sends.
+type SendMessageRequest struct {
+	// Content is the message text; required.
+	Content string `json:"content"`
+	// Channel defaults to "api" (ChannelAPI) when empty.
+	Channel string `json:"channel,omitempty"`
+	// Metadata is free-form string pairs echoed in webhook events.
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// IdempotencyKey, when set, is sent as the Idempotency-Key header
+	// instead of a random one: use a key derived from your own record
+	// (e.g. an order ID) so that a resend after a crash cannot double the
+	// message. The API treats a repeated key within 24 h as the same call.
+	IdempotencyKey string `json:"-"`
+}
+
+func (r *SendMessageRequest) idempotencyKey() string { return r.IdempotencyKey }
+
+// SendMessage sends a message to an agent and returns it as queued or
+// delivered. The call carries an Idempotency-Key, so retries after a
+// dropped connection or a 5xx cannot deliver it twice.
+//
+// API: POST /agents/{id}/message
+func (s *AgentsService) SendMessage(ctx context.Context, id string, body *SendMessageRequest) (*Message, *Response, error) {
+	path, err := agentPath(id, "/message")
+	if err != nil {
+		return nil, nil, err
+	}
+	if body == nil {
+		return nil, nil, errors.New("botonom: send message: nil request")
+	}
+	if strings.TrimSpace(body.Content) == "" {
+		return nil, nil, errors.New("botonom: send message: content is empty")
+	}
+	req, err := s.client.NewRequest(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	msg := new(Message)
+	resp, err := s.client.Do(req, msg)
+	if err != nil {
+		return nil, resp, err
+	}
+	return msg, resp, nil
+}
