@@ -78,7 +78,10 @@ type Client struct {
 // config is everything the options set; it sits behind a pointer so that no
 // print of a Client value can reach the token.
 type config struct {
-	authHeader      string // "Bearer <token>"
+	// authorization returns the Authorization header value. A func, not a
+	// string, because fmt prints funcs as addresses: no %v, %+v, %#v or
+	// bad-verb print of a Client or its config can reach the token.
+	authorization   func() string
 	baseURL         string // absolute, ends in "/"
 	userAgent       string
 	httpClient      *http.Client // the caller's, if any
@@ -263,8 +266,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if strings.ContainsAny(token, "\r\n\t ") {
 		return nil, errors.New("botonom: NewClient: API token contains white space")
 	}
+	bearer := "Bearer " + token
 	cfg := &config{
-		authHeader:      "Bearer " + token,
+		authorization:   func() string { return bearer },
 		baseURL:         DefaultBaseURL,
 		userAgent:       defaultUserAgent,
 		maxRetries:      DefaultMaxRetries,
@@ -372,7 +376,7 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 		return nil, fmt.Errorf("botonom: %w", err)
 	}
 	h := req.Header
-	h["Authorization"] = []string{c.cfg.authHeader}
+	h["Authorization"] = []string{c.cfg.authorization()}
 	h["User-Agent"] = []string{c.cfg.userAgent}
 	h["Accept"] = []string{"application/json"}
 	if body != nil {

@@ -1,0 +1,130 @@
+package botonom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCheckResponse_MapsEveryStatus(t *testing.T) {
+	statuses := []struct {
+		code     int
+		typ      string
+		sentinel error
+	}{
+		{400, "invalid_request_error", ErrBadRequest},
+		{401, "authentication_error", ErrUnauthorized},
+		{403, "permission_error", ErrForbidden},
+		{404, "not_found_error", ErrNotFound},
+		{429, "rate_limit_error", ErrRateLimited},
+		{500, "api_error", ErrServer},
+		{502, "api_error", ErrServer},
+	}
+	sentinels := []error{ErrBadRequest, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrRateLimited, ErrServer}
+	bodies := map[string]func(typ string) string{
+		"json": func(typ string) string {
+			return fmt.Sprintf(`{"error":{"type":%q,"code":"some_code","message":"it went wrong","param":"content"}}`, typ)
+		},
+		"empty":     func(string) string { return "" },
+		"html":      func(string) string { return "<html><body><h1>502 Bad Gateway</h1></body></html>" },
+		"truncated": func(typ string) string { return fmt.Sprintf(`{"error":{"type":%q,"mess`, typ) },
+	}
+	for _, st := range statuses {
+		for bodyName, body := range bodies {
+			t.Run(fmt.Sprintf("%d/%s", st.code, bodyName), func(t *testing.T) {
+				c, mt := setup(t, WithMaxRetries(0))
+				handle(mt, "GET", "agents/agt_1", st.code, body(st.typ), nil)
+				agent, resp, err := c.Agents.Get(context.Background(), "agt_1")
+				require.Error(t, err)
+				assert.Nil(t, agent)
+				require.NotNil(t, resp)
+				assert.Equal(t, st.code, resp.StatusCode)
+
+				var apiErr *APIError
+				require.True(t, errors.As(err, &apiErr), "errors.As *APIError")
+				assert.Equal(t, st.code, apiErr.StatusCode)
+				assert.Equal(t, "req_test_1", apiErr.RequestID)
+				assert.Equal(t, 1, apiErr.Attempts)
+				for _, s := range sentinels {
+					assert.Equal(t, s == st.sentinel, errors.Is(err, s), "errors.Is(err, %v)", s)
+				}
+				if bodyName == "json" {
+					assert.Equal(t, st.typ, apiErr.Type)
+					assert.Equal(t, "some_code", apiErr.Code)
+					assert.Equal(t, "it went wrong", apiErr.Message)
+					assert.Equal(t, "content", apiErr.Param)
+					assert.Equal(t, fmt.Sprintf("botonom: %d %s/some_code: it went wrong (param content, request req_test_1)", st.code, st.typ), err.Error())
+				} else {
+					assert.Empty(t, apiErr.Message)
+					assert.Contains(t, err.Error(), fmt.Sprint(st.code))
+					assert.NotContains(t, err.Error(), "<html>", "a proxy's page is not the message")
+				}
+
+				var rle *RateLimitError
+				assert.Equal(t, st.code == 429, errors.As(err, &rle), "errors.As *RateLimitError")
+			})
+		}
+	}
+}
+
+func TestCheckResponse_RateLimitErrorCarriesRateAndRetryAfter(t *testing.T) {
+	c, mt := setup(t, WithMaxRetries(0))
+	mt.RegisterResponder("GET", testBaseURL+"agents", func(r *http.Request) (*http.Response, error) {
+		resp := &http.Response{StatusCode: 429, Header: http.Header{}, Body: http.NoBody}
+		resp.Header.Set("X-RateLimit-Limit", "100")
+		resp.Header.Set("X-RateLimit-Remaining", "0")
+		resp.Header.Set("X-RateLimit-Reset", "1708272000")
+		resp.Header.Set("Retry-After", "30")
+		return resp, nil
+	})
+	_, _, err := c.Agents.List(context.Background(), nil)
+	var rle *RateLimitError
+	require.ErrorAs(t, err, &rle)
+	assert.Equal(t, 30*time.Second, rle.RetryAfter)
+	assert.Equal(t, Rate{Limit: 100, Remaining: 0, Reset: time.Unix(1708272000, 0).UTC()}, rle.Rate)
+	assert.Equal(t, "rate_limit_error", rle.Type)
+	assert.Contains(t, rle.Error(), "retry after 30s")
+	assert.ErrorIs(t, err, ErrRateLimited)
+}
+
+func TestCheckResponse_ReadsAtMostOneMiB(t *testing.T) {
+	counter := &countingBody{r: strings.NewReader(`{"error":{"type":"api_error","message":"` + strings.Repeat("x", 3<<20) + `"}}`)}
+	resp := &http.Response{StatusCode: 500, Header: http.Header{"X-Request-Id": {"req_big"}}, Body: counter}
+	err := checkResponse(resp, time.Now())
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 500, apiErr.StatusCode)
+	assert.Equal(t, "req_big", apiErr.RequestID)
+	assert.Empty(t, apiErr.Message, "a cut-off body gives no details")
+	assert.LessOrEqual(t, counter.n, int64(maxErrorBodySize+1))
+}
+
+func TestCheckResponse_SuccessIsNil(t *testing.T) {
+	for _, code := range []int{200, 201, 204, 299} {
+		assert.NoError(t, checkResponse(&http.Response{StatusCode: code, Header: http.Header{}}, time.Now()))
+	}
+}
+
+func TestAPIError_TextWithoutBody(t *testing.T) {
+	err := &APIError{StatusCode: 503, RequestID: "req_9", Attempts: 4}
+	assert.Equal(t, "botonom: 503 service unavailable (request req_9, after 4 attempts)", err.Error())
+}
+
+type countingBody struct {
+	r interface{ Read([]byte) (int, error) }
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+func (c *countingBody) Close() error { return nil }
