@@ -141,16 +141,7 @@ func (s *AgentsService) Get(ctx context.Context, id string) (*Agent, *Response, 
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := s.client.NewRequest(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	agent := new(Agent)
-	resp, err := s.client.Do(req, agent)
-	if err != nil {
-		return nil, resp, err
-	}
-	return agent, resp, nil
+	return call[Agent](ctx, s.client, http.MethodGet, path, nil)
 }
 
 // ListTasks returns one page of an agent's task history, newest first.
@@ -199,16 +190,7 @@ func (s *AgentsService) UpdateSkills(ctx context.Context, id string, body *Updat
 	if err := body.validate(); err != nil {
 		return nil, nil, err
 	}
-	req, err := s.client.NewRequest(ctx, http.MethodPut, path, body)
-	if err != nil {
-		return nil, nil, err
-	}
-	agent := new(Agent)
-	resp, err := s.client.Do(req, agent)
-	if err != nil {
-		return nil, resp, err
-	}
-	return agent, resp, nil
+	return call[Agent](ctx, s.client, http.MethodPut, path, body)
 }
 
 // InstallSkills installs skills on an agent: UpdateSkills with Install.
@@ -254,18 +236,13 @@ func listPage[T any](ctx context.Context, c *Client, path string, opts any) ([]*
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := c.NewRequest(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	var page listResponse[T]
-	resp, err := c.Do(req, &page)
+	page, resp, err := call[listResponse[T]](ctx, c, http.MethodGet, path, nil)
 	if err != nil {
 		return nil, resp, err
 	}
 	if page.HasMore {
 		if page.NextCursor == "" {
-			return nil, resp, fmt.Errorf("botonom: GET %s: has_more without next_cursor (request %s)", req.URL.Path, resp.RequestID)
+			return nil, resp, fmt.Errorf("botonom: GET %s: has_more without next_cursor (request %s)", path, resp.RequestID)
 		}
 		resp.NextCursor = page.NextCursor
 	}

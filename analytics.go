@@ -80,14 +80,5 @@ func (s *AnalyticsService) Usage(ctx context.Context, opts *UsageOptions) (*Usag
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := s.client.NewRequest(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	usage := new(Usage)
-	resp, err := s.client.Do(req, usage)
-	if err != nil {
-		return nil, resp, err
-	}
-	return usage, resp, nil
+	return call[Usage](ctx, s.client, http.MethodGet, path, nil)
 }

@@ -435,6 +435,22 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	return resp, nil
 }
 
+// call is the life of one endpoint call: build the request, send it, decode
+// the answer into a new T. Every endpoint method validates its arguments,
+// builds its path, and ends in call.
+func call[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
+	req, err := c.NewRequest(ctx, method, path, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := new(T)
+	resp, err := c.Do(req, v)
+	if err != nil {
+		return nil, resp, err
+	}
+	return v, resp, nil
+}
+
 // callError turns what the retry loop returned without an answer into the
 // error the caller gets: the SDK's own typed error as is, otherwise the
 // transport error with the operation and attempt count.

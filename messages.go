@@ -66,14 +66,5 @@ func (s *AgentsService) SendMessage(ctx context.Context, id string, body *SendMe
 	if strings.TrimSpace(body.Content) == "" {
 		return nil, nil, errors.New("botonom: send message: content is empty")
 	}
-	req, err := s.client.NewRequest(ctx, http.MethodPost, path, body)
-	if err != nil {
-		return nil, nil, err
-	}
-	msg := new(Message)
-	resp, err := s.client.Do(req, msg)
-	if err != nil {
-		return nil, resp, err
-	}
-	return msg, resp, nil
+	return call[Message](ctx, s.client, http.MethodPost, path, body)
 }

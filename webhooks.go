@@ -99,14 +99,5 @@ func (s *WebhooksService) Register(ctx context.Context, body *RegisterWebhookReq
 	if err := body.validate(); err != nil {
 		return nil, nil, err
 	}
-	req, err := s.client.NewRequest(ctx, http.MethodPost, "webhooks", body)
-	if err != nil {
-		return nil, nil, err
-	}
-	wh := new(Webhook)
-	resp, err := s.client.Do(req, wh)
-	if err != nil {
-		return nil, resp, err
-	}
-	return wh, resp, nil
+	return call[Webhook](ctx, s.client, http.MethodPost, "webhooks", body)
 }
