@@ -1,0 +1,406 @@
+package redislimit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/botonom/botonom-go"
+	"github.com/botonom/botonom-go/redislimit"
+	"github.com/redis/go-redis/v9"
+)
+
+const testToken = "btm_sk_test"
+
+var _ botonom.Limiter = (*redislimit.Limiter)(nil)
+
+// redisAddr is where the tests find Redis: REDIS_ADDR, else the address
+// scripts/redis-up starts it on.
+func redisAddr() string {
+	if addr := os.Getenv("REDIS_ADDR"); addr != "" {
+		return addr
+	}
+	return "127.0.0.1:6379"
+}
+
+var (
+	probeOnce sync.Once
+	probeErr  error
+)
+
+// newRedis returns a client of the test Redis, closed at the end of the
+// test. Without a Redis answering, the test is skipped, or fails when CI is
+// set, so CI never passes by skipping.
+func newRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	probeOnce.Do(func() {
+		rdb := redis.NewClient(&redis.Options{Addr: redisAddr(), MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
+		defer rdb.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		probeErr = rdb.Ping(ctx).Err()
+	})
+	if probeErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no Redis answers at %s (REDIS_ADDR) and CI is set, so this fails rather than skips; start one with scripts/redis-up: %v", redisAddr(), probeErr)
+		}
+		t.Skipf("skipping: no Redis answers at %s (set REDIS_ADDR, or start one with scripts/redis-up): %v", redisAddr(), probeErr)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr()})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// deadRedis returns a client of an address where nothing listens, which
+// fails at once (no retries).
+func deadRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// uniquePrefix is a key prefix no other test or run uses, so tests share a
+// Redis without flushing it.
+func uniquePrefix(t *testing.T) string {
+	return fmt.Sprintf("botonom-test:%s:%d:", t.Name(), time.Now().UnixNano())
+}
+
+// newLimiter is New that fails the test on error and deletes the limiter's
+// key at the end.
+func newLimiter(t *testing.T, rdb *redis.Client, token string, limit int, period time.Duration, opts ...redislimit.Option) *redislimit.Limiter {
+	t.Helper()
+	l, err := redislimit.New(rdb, token, limit, period, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { rdb.Del(context.Background(), l.Key()) })
+	return l
+}
+
+// maxInWindow is the largest number of the sorted times that fall in one
+// window [t, t+window).
+func maxInWindow(times []time.Time, window time.Duration) int {
+	best, lo := 0, 0
+	for hi := range times {
+		for times[hi].Sub(times[lo]) >= window {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
+}
+
+// minSpan is the shortest time that n consecutive sorted times span.
+func minSpan(times []time.Time, n int) time.Duration {
+	span := time.Duration(-1)
+	for i := n - 1; i < len(times); i++ {
+		if d := times[i].Sub(times[i-n+1]); span < 0 || d < span {
+			span = d
+		}
+	}
+	return span
+}
+
+func TestLimiter_TwoClientsShareOneLimit(t *testing.T) {
+	const (
+		limit      = 50 // per second
+		burst      = 5
+		run        = 1200 * time.Millisecond
+		goroutines = 8 // per client
+	)
+	var (
+		mu       sync.Mutex
+		arrivals []time.Time
+	)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/agents/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"id":"agt_1","name":"x","status":"online","skills":[],"created_at":"2026-01-05T09:00:00Z","updated_at":"2026-01-05T09:00:00Z"}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	// Two processes: each its own Redis client, Limiter and botonom client.
+	prefix := uniquePrefix(t)
+	var clients [2]*botonom.Client
+	for i := range clients {
+		l := newLimiter(t, newRedis(t), testToken, limit, time.Second,
+			redislimit.WithKeyPrefix(prefix), redislimit.WithBurst(burst))
+		c, err := botonom.NewClient(testToken, botonom.WithBaseURL(srv.URL+"/v1/"), botonom.WithLimiter(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), run)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		done [2]atomic.Int64
+	)
+	for i, c := range clients {
+		for range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					agent, _, err := c.Agents.Get(ctx, "agt_1")
+					if err != nil {
+						if ctx.Err() == nil {
+							t.Errorf("client %d: Get: %v", i, err)
+						}
+						return
+					}
+					if agent.ID != "agt_1" {
+						t.Errorf("client %d: agent ID = %q", i, agent.ID)
+					}
+					done[i].Add(1)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
+	got := maxInWindow(arrivals, time.Second)
+	// GCRA admits at most limit + burst - 1 requests in any window [t, t+1s)
+	// of its (Redis) clock. The server sees each request a little after it
+	// was admitted, by a latency that varies; allowing one more request,
+	// limit + burst (GCRA's bound for a closed window), absorbs up to one
+	// emission interval (20 ms) of that variation.
+	allowed := limit + burst
+	t.Logf("requests: %d in %s (client 0: %d, client 1: %d); most in any 1 s window: %d, allowed %d; the quickest %d spanned %s",
+		len(arrivals), run, done[0].Load(), done[1].Load(), got, allowed, allowed+1, minSpan(arrivals, allowed+1))
+	if got > allowed {
+		t.Errorf("server saw %d requests in one 1 s window; want at most %d (limit %d + burst %d)", got, allowed, limit, burst)
+	}
+	// Not starved: the run should use nearly all of the budget, which is
+	// burst + limit·run (65) at most.
+	ceiling := burst + int(limit*run/time.Second) + 1
+	floor := int(limit*run/time.Second) * 9 / 10
+	if n := len(arrivals); n < floor || n > ceiling {
+		t.Errorf("server saw %d requests in %s; want between %d and %d", n, run, floor, ceiling)
+	}
+	for i := range done {
+		if done[i].Load() == 0 {
+			t.Errorf("client %d sent no request", i)
+		}
+	}
+}
+
+func TestLimiter_TokensDoNotShareABudget(t *testing.T) {
+	rdb := newRedis(t)
+	prefix := uniquePrefix(t)
+	opt := redislimit.WithKeyPrefix(prefix)
+	a1 := newLimiter(t, rdb, "btm_sk_token_a", 1, time.Minute, opt)
+	a2 := newLimiter(t, rdb, "btm_sk_token_a", 1, time.Minute, opt)
+	b := newLimiter(t, rdb, "btm_sk_token_b", 1, time.Minute, opt)
+
+	if err := a1.Wait(context.Background()); err != nil {
+		t.Fatalf("first Wait with token a: %v", err)
+	}
+	// Another Limiter with the same token shares the spent budget...
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := a2.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait with token a again = %v; want it to block until the deadline", err)
+	}
+	// ...but a Limiter with another token has its own.
+	start := time.Now()
+	if err := b.Wait(context.Background()); err != nil {
+		t.Fatalf("Wait with token b: %v", err)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Errorf("Wait with token b took %s; want no wait", took)
+	}
+	if a1.Key() == b.Key() {
+		t.Errorf("tokens a and b have the same key %s", a1.Key())
+	}
+}
+
+func TestWait_ReturnsPromptlyOnCancel(t *testing.T) {
+	l := newLimiter(t, newRedis(t), testToken, 1, time.Minute, redislimit.WithKeyPrefix(uniquePrefix(t)))
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatalf("first Wait: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- l.Wait(ctx) }()
+	select {
+	case err := <-errc:
+		t.Fatalf("Wait returned %v before the cancel; want it to wait for the next slot in a minute", err)
+	case <-time.After(30 * time.Millisecond):
+	}
+	cancel()
+	canceled := time.Now()
+	select {
+	case err := <-errc:
+		if took := time.Since(canceled); took >= 50*time.Millisecond {
+			t.Errorf("Wait returned %s after the cancel; want under 50ms", took)
+		}
+		if err != context.Canceled {
+			t.Errorf("Wait = %v; want context.Canceled", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Wait did not return within 1s of the cancel")
+	}
+}
+
+func TestWait_DoneContextReturnsWithoutRedis(t *testing.T) {
+	l, err := redislimit.New(deadRedis(t), testToken, 1, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Wait(ctx); err != context.Canceled {
+		t.Errorf("Wait = %v; want context.Canceled", err)
+	}
+}
+
+func TestWait_FailsClosedWhenRedisFails(t *testing.T) {
+	l, err := redislimit.New(deadRedis(t), testToken, 1, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Wait(context.Background())
+	if err == nil || !strings.HasPrefix(err.Error(), "redislimit: ") {
+		t.Errorf("Wait = %v; want an error starting \"redislimit: \"", err)
+	}
+}
+
+func TestWait_WithFailOpenLetsRequestsGoWhenRedisFails(t *testing.T) {
+	l, err := redislimit.New(deadRedis(t), testToken, 1, time.Second, redislimit.WithFailOpen())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := l.Wait(context.Background()); err != nil {
+			t.Fatalf("Wait = %v; want nil with WithFailOpen", err)
+		}
+	}
+}
+
+const secretToken = "btm_sk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+func TestLimiter_NeverShowsTheToken(t *testing.T) {
+	rdb := deadRedis(t)
+	prefix := uniquePrefix(t)
+	l, err := redislimit.New(rdb, secretToken, 10, time.Second, redislimit.WithKeyPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	printed := fmt.Sprintf("%v %+v %#v %s %v %+v %#v", l, l, l, l, *l, *l, *l)
+	if strings.Contains(printed, secretToken) {
+		t.Errorf("printing the Limiter shows the token: %s", printed)
+	}
+	if !strings.Contains(printed, l.Key()) {
+		t.Errorf("printing the Limiter does not show its key %s: %s", l.Key(), printed)
+	}
+	if want := "rate:" + prefix; !strings.HasPrefix(l.Key(), want) || len(l.Key()) != len(want)+32 {
+		t.Errorf("Key() = %q; want %q followed by 32 hex digits", l.Key(), want)
+	}
+
+	// Errors: New's, with the token among bad arguments, and Wait's when
+	// Redis fails.
+	_, errNew := redislimit.New(rdb, secretToken, 0, time.Second)
+	errWait := l.Wait(context.Background())
+	for _, err := range []error{errNew, errWait} {
+		if err == nil {
+			t.Fatal("want an error")
+		}
+		if msg := fmt.Sprintf("%v %+v %#v", err, err, err); strings.Contains(msg, secretToken) {
+			t.Errorf("error shows the token: %s", msg)
+		}
+	}
+}
+
+func TestLimiter_RedisHoldsOnlyTheHashedKey(t *testing.T) {
+	rdb := newRedis(t)
+	prefix := uniquePrefix(t)
+	l := newLimiter(t, rdb, secretToken, 10, time.Second, redislimit.WithKeyPrefix(prefix))
+
+	ctx := context.Background()
+	if err := l.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, "*"+prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0] != l.Key() {
+		t.Errorf("Redis keys with the prefix = %q; want [%q]", keys, l.Key())
+	}
+	if keys, err := rdb.Keys(ctx, "*"+secretToken+"*").Result(); err != nil || len(keys) > 0 {
+		t.Errorf("Redis keys holding the token = %q, %v; want none", keys, err)
+	}
+	if v, err := rdb.Get(ctx, l.Key()).Result(); err != nil || strings.Contains(v, secretToken) {
+		t.Errorf("value of %s = %q, %v; want GCRA state without the token", l.Key(), v, err)
+	}
+}
+
+func TestNew_RejectsBadArguments(t *testing.T) {
+	rdb := deadRedis(t) // New does not contact Redis
+	var nilClient *redis.Client
+	tests := []struct {
+		name    string
+		rdb     redis.UniversalClient
+		token   string
+		limit   int
+		period  time.Duration
+		opts    []redislimit.Option
+		wantErr string
+	}{
+		{"nil client", nil, testToken, 1, time.Second, nil, "redislimit: New: nil Redis client"},
+		{"nil *redis.Client", nilClient, testToken, 1, time.Second, nil, "redislimit: New: nil Redis client"},
+		{"empty token", rdb, "", 1, time.Second, nil, "redislimit: New: empty API token"},
+		{"blank token", rdb, " \n", 1, time.Second, nil, "redislimit: New: empty API token"},
+		{"zero limit", rdb, testToken, 0, time.Second, nil, "redislimit: New: limit must be positive, got 0"},
+		{"negative limit", rdb, testToken, -5, time.Second, nil, "redislimit: New: limit must be positive, got -5"},
+		{"zero period", rdb, testToken, 1, 0, nil, "redislimit: New: period must be positive, got 0s"},
+		{"negative period", rdb, testToken, 1, -time.Second, nil, "redislimit: New: period must be positive, got -1s"},
+		{"zero burst", rdb, testToken, 1, time.Second, []redislimit.Option{redislimit.WithBurst(0)}, "redislimit: New: WithBurst: burst must be at least 1, got 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := redislimit.New(tt.rdb, tt.token, tt.limit, tt.period, tt.opts...)
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("New = %v, %v; want error %q", l, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNew_TrimsTheTokenAsNewClientDoes(t *testing.T) {
+	rdb := deadRedis(t)
+	a, err := redislimit.New(rdb, testToken, 1, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := redislimit.New(rdb, " "+testToken+"\n", 1, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Key() != b.Key() {
+		t.Errorf("keys differ: %s and %s", a.Key(), b.Key())
+	}
+}
