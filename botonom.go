@@ -389,6 +389,8 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 		}
 		if key == "" {
 			key = uuid.New()
+		} else if err := validateIdempotencyKey(key); err != nil {
+			return nil, err
 		}
 		h[headerIdempotencyKey] = []string{key}
 	}
@@ -493,6 +495,23 @@ func toRetryable(req *http.Request) (*retryablehttp.Request, error) {
 func drainAndClose(body io.ReadCloser) {
 	_, _ = io.CopyN(io.Discard, body, 4<<10)
 	_ = body.Close()
+}
+
+// maxIdempotencyKeyLen is the longest Idempotency-Key the API accepts.
+const maxIdempotencyKeyLen = 255
+
+// validateIdempotencyKey checks a caller's key: at most 255 visible ASCII
+// characters, so it survives as a header unchanged.
+func validateIdempotencyKey(key string) error {
+	if len(key) > maxIdempotencyKeyLen {
+		return fmt.Errorf("botonom: idempotency key is %d bytes, longer than %d", len(key), maxIdempotencyKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] >= 0x7f {
+			return fmt.Errorf("botonom: idempotency key has a character that is not visible ASCII at byte %d", i)
+		}
+	}
+	return nil
 }
 
 // validateID checks a path parameter: non-blank and not a dot segment,

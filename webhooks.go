@@ -1,13 +1,20 @@
 package botonom
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // WebhooksService registers the endpoints Botonom delivers events to.
@@ -75,7 +82,8 @@ func (r *RegisterWebhookRequest) validate() error {
 		return errors.New("botonom: register webhook: url is empty")
 	}
 	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" ||
+		strings.ContainsFunc(r.URL, unicode.IsSpace) {
 		return fmt.Errorf("botonom: register webhook: url %q is not an absolute http(s) URL", r.URL)
 	}
 	if len(r.Events) == 0 {
@@ -100,4 +108,342 @@ func (s *WebhooksService) Register(ctx context.Context, body *RegisterWebhookReq
 		return nil, nil, err
 	}
 	return call[Webhook](ctx, s.client, http.MethodPost, "webhooks", body)
+}
+
+// Errors of ConstructEvent and the Event accessors; match them with
+// errors.Is.
+var (
+	// ErrInvalidEvent: a payload (signed, so from the API) is not an event
+	// envelope: not JSON, or without id or type; or an event's data does
+	// not decode into the accessor's type.
+	ErrInvalidEvent = errors.New("botonom: invalid webhook event")
+	// ErrWrongEventType: an accessor was called on an event of another
+	// type, e.g. Task on an agent.status.changed event.
+	ErrWrongEventType = errors.New("botonom: wrong event type")
+)
+
+// Event is one webhook delivery. Data is the raw JSON of the event's object;
+// the accessors (Task, Message, StatusChange, SkillInstalled, Invoice)
+// decode it for the known types. An event of a type this SDK does not know
+// yet decodes too: switch on Type and read Data yourself.
+//
+// Delivery is at least once: the same ID can arrive twice, so make the
+// handling of an event idempotent (e.g. remember the IDs already handled).
+type Event struct {
+	ID        string          `json:"id"`
+	Type      EventType       `json:"type"`
+	CreatedAt time.Time       `json:"created_at"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// StatusChange is the data of an agent.status.changed event.
+type StatusChange struct {
+	AgentID        string      `json:"agent_id"`
+	Status         AgentStatus `json:"status"`
+	PreviousStatus AgentStatus `json:"previous_status"`
+}
+
+// SkillInstalled is the data of an agent.skill.installed event.
+type SkillInstalled struct {
+	AgentID string `json:"agent_id"`
+	Skill   string `json:"skill"`
+}
+
+// Invoice is the data of a billing.invoice.created event.
+type Invoice struct {
+	ID          string    `json:"id"`
+	AmountDue   int64     `json:"amount_due"` // in cents of Currency
+	Currency    string    `json:"currency"`   // ISO 4217, lower case: "usd"
+	PeriodStart time.Time `json:"period_start"`
+	PeriodEnd   time.Time `json:"period_end"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Task returns the task of an agent.task.completed event. On another type
+// the error wraps ErrWrongEventType.
+func (e *Event) Task() (*Task, error) {
+	return eventData[Task](e, "Task", EventTaskCompleted)
+}
+
+// Message returns the message of an agent.message.received or
+// agent.message.sent event. On another type the error wraps
+// ErrWrongEventType.
+func (e *Event) Message() (*Message, error) {
+	return eventData[Message](e, "Message", EventMessageReceived, EventMessageSent)
+}
+
+// StatusChange returns the data of an agent.status.changed event. On
+// another type the error wraps ErrWrongEventType.
+func (e *Event) StatusChange() (*StatusChange, error) {
+	return eventData[StatusChange](e, "StatusChange", EventStatusChanged)
+}
+
+// SkillInstalled returns the data of an agent.skill.installed event. On
+// another type the error wraps ErrWrongEventType.
+func (e *Event) SkillInstalled() (*SkillInstalled, error) {
+	return eventData[SkillInstalled](e, "SkillInstalled", EventSkillInstalled)
+}
+
+// Invoice returns the invoice of a billing.invoice.created event. On
+// another type the error wraps ErrWrongEventType.
+func (e *Event) Invoice() (*Invoice, error) {
+	return eventData[Invoice](e, "Invoice", EventInvoiceCreated)
+}
+
+// eventData decodes e.Data into a T after checking that e is of one of the
+// types the accessor named accessor serves.
+func eventData[T any](e *Event, accessor string, types ...EventType) (*T, error) {
+	if e == nil {
+		return nil, fmt.Errorf("botonom: Event.%s: nil event", accessor)
+	}
+	if !slices.Contains(types, e.Type) {
+		return nil, fmt.Errorf("%w: Event.%s needs %s, event %s is %q",
+			ErrWrongEventType, accessor, eventTypeList(types), e.ID, e.Type)
+	}
+	if data := bytes.TrimSpace(e.Data); len(data) == 0 || string(data) == "null" {
+		return nil, fmt.Errorf("%w: event %s (%s) has no data", ErrInvalidEvent, e.ID, e.Type)
+	}
+	v := new(T)
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return nil, fmt.Errorf("%w: event %s (%s): data: %w", ErrInvalidEvent, e.ID, e.Type, err)
+	}
+	return v, nil
+}
+
+func eventTypeList(types []EventType) string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = strconv.Quote(string(t))
+	}
+	return strings.Join(names, " or ")
+}
+
+// ConstructEvent verifies a webhook delivery exactly as VerifySignature
+// does (same options, same errors) and only then decodes it. payload is the
+// raw request body, header its X-Botonom-Signature. A signed payload that
+// is not an event (not JSON, no id or no type) is an error wrapping
+// ErrInvalidEvent; an event of an unknown type is not an error.
+func ConstructEvent(payload []byte, header, secret string, opts ...VerifyOption) (*Event, error) {
+	cfg, err := newVerifyConfig(secret, opts)
+	if err != nil {
+		return nil, fmt.Errorf("botonom: construct event: %w", err)
+	}
+	if err := cfg.verify(payload, header); err != nil {
+		return nil, err
+	}
+	return decodeEvent(payload)
+}
+
+// decodeEvent decodes a verified payload into an Event.
+func decodeEvent(payload []byte) (*Event, error) {
+	ev := new(Event)
+	if err := json.Unmarshal(payload, ev); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	switch {
+	case ev.ID == "":
+		return nil, fmt.Errorf("%w: no id", ErrInvalidEvent)
+	case ev.Type == "":
+		return nil, fmt.Errorf("%w: event %s has no type", ErrInvalidEvent, ev.ID)
+	}
+	return ev, nil
+}
+
+// DefaultMaxWebhookBodyBytes is the largest delivery body WebhookHandler
+// reads: 1 MiB (WithMaxBodyBytes). A larger one is answered 413 unread.
+const DefaultMaxWebhookBodyBytes = 1 << 20
+
+// handlerConfig is what the HandlerOptions set.
+type handlerConfig struct {
+	verifyOpts []VerifyOption
+	maxBody    int64
+	logger     *slog.Logger
+}
+
+// HandlerOption configures WebhookHandler. Since WebhookHandler returns no
+// error, an option with a bad argument makes the handler answer every
+// request 500 (so the API keeps redelivering) and log why; see
+// WebhookHandler.
+type HandlerOption func(*handlerConfig) error
+
+// WithHandlerSecrets adds secrets the handler accepts, for secret rotation:
+// a delivery signed with any one of them passes. Empty strings are ignored.
+func WithHandlerSecrets(secrets ...string) HandlerOption {
+	opt := WithSecrets(secrets...)
+	return func(c *handlerConfig) error {
+		c.verifyOpts = append(c.verifyOpts, opt)
+		return nil
+	}
+}
+
+// WithHandlerTolerance sets how far a delivery's signature timestamp may be
+// from the clock (default DefaultSignatureTolerance); d must be positive.
+func WithHandlerTolerance(d time.Duration) HandlerOption {
+	return func(c *handlerConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("WithHandlerTolerance: %s is not positive", d)
+		}
+		c.verifyOpts = append(c.verifyOpts, WithTolerance(d))
+		return nil
+	}
+}
+
+// WithHandlerClock sets the clock signature timestamps are checked against
+// (default time.Now), for tests.
+func WithHandlerClock(now func() time.Time) HandlerOption {
+	return func(c *handlerConfig) error {
+		if now == nil {
+			return errors.New("WithHandlerClock: nil clock")
+		}
+		c.verifyOpts = append(c.verifyOpts, WithClock(now))
+		return nil
+	}
+}
+
+// WithMaxBodyBytes sets the largest body the handler reads (default
+// DefaultMaxWebhookBodyBytes); a larger delivery is answered 413.
+func WithMaxBodyBytes(n int64) HandlerOption {
+	return func(c *handlerConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("WithMaxBodyBytes: %d is not positive", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// WithHandlerLogger logs every refused or failed delivery to l, with the
+// reason (never the secret nor the signature). Without it the handler logs
+// nothing, except a misconfiguration, which goes to slog.Default.
+func WithHandlerLogger(l *slog.Logger) HandlerOption {
+	return func(c *handlerConfig) error {
+		if l == nil {
+			return errors.New("WithHandlerLogger: nil *slog.Logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// webhookHandler is the http.Handler WebhookHandler returns.
+type webhookHandler struct {
+	verify  *verifyConfig
+	fn      func(context.Context, *Event) error
+	maxBody int64
+	logger  *slog.Logger // nil: log nothing
+	err     error        // a configuration error: every request gets 500
+}
+
+// WebhookHandler returns an http.Handler that receives webhook deliveries:
+// it reads the body (at most 1 MiB, see WithMaxBodyBytes), verifies its
+// X-Botonom-Signature with secret (and WithHandlerSecrets; 5 minutes of
+// tolerance, see WithHandlerTolerance), decodes the Event and calls fn with
+// the request's context. It answers
+//
+//   - 405, with "Allow: POST", to any method but POST;
+//   - 413 to a body over the cap, without reading past it;
+//   - 401 to a missing, malformed, wrong or expired signature;
+//   - 400 to a signed body that is not an event, or that cannot be read;
+//   - 500 when fn returns an error, so that the API delivers again;
+//   - 200 when fn returns nil.
+//
+// Answers carry a short text only; the reason goes to the logger of
+// WithHandlerLogger. Delivery is at least once: fn may see an event ID
+// twice.
+//
+// A configuration mistake (an empty secret, a nil fn, a bad option) does not
+// panic: the handler answers every request 500, so no delivery is lost while
+// it is fixed, and logs the mistake on each one (to the WithHandlerLogger
+// logger, or slog.Default when there is none).
+func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts ...HandlerOption) http.Handler {
+	h := &webhookHandler{fn: fn}
+	cfg := &handlerConfig{maxBody: DefaultMaxWebhookBodyBytes}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(cfg); err != nil && h.err == nil {
+			h.err = err
+		}
+	}
+	h.maxBody, h.logger = cfg.maxBody, cfg.logger
+	if h.err == nil {
+		h.verify, h.err = newVerifyConfig(secret, cfg.verifyOpts)
+	}
+	if h.err == nil && fn == nil {
+		h.err = errors.New("nil event function")
+	}
+	if h.err != nil {
+		h.err = fmt.Errorf("botonom: WebhookHandler: %w", h.err)
+	}
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if h.err != nil {
+		logger := h.logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.ErrorContext(ctx, "botonom: webhook handler is misconfigured; answering 500", "error", h.err)
+		http.Error(w, "webhook handler misconfigured", http.StatusInternalServerError)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+
+	if r.ContentLength > h.maxBody {
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, "body too large",
+			fmt.Errorf("declared body length %d is over the %d-byte cap", r.ContentLength, h.maxBody))
+		return
+	}
+	var payload []byte
+	if r.Body != nil {
+		var err error
+		payload, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				h.refuse(w, r, http.StatusRequestEntityTooLarge, "body too large",
+					fmt.Errorf("body is over the %d-byte cap", h.maxBody))
+				return
+			}
+			h.refuse(w, r, http.StatusBadRequest, "cannot read body", err)
+			return
+		}
+	}
+
+	if err := h.verify.verify(payload, r.Header.Get(SignatureHeader)); err != nil {
+		h.refuse(w, r, http.StatusUnauthorized, "invalid signature", err)
+		return
+	}
+	ev, err := decodeEvent(payload)
+	if err != nil {
+		h.refuse(w, r, http.StatusBadRequest, "invalid event", err)
+		return
+	}
+	if err := h.fn(ctx, ev); err != nil {
+		if h.logger != nil {
+			h.logger.ErrorContext(ctx, "botonom: webhook event handling failed; answering 500 for redelivery",
+				"event_id", ev.ID, "event_type", string(ev.Type), "error", err)
+		}
+		http.Error(w, "event handling failed", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// refuse answers status with a short text and logs the reason, which the
+// caller never sees.
+func (h *webhookHandler) refuse(w http.ResponseWriter, r *http.Request, status int, text string, reason error) {
+	if h.logger != nil {
+		h.logger.WarnContext(r.Context(), "botonom: webhook delivery refused",
+			"status", status, "remote_addr", r.RemoteAddr, "error", reason)
+	}
+	http.Error(w, text, status)
 }

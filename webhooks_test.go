@@ -3,6 +3,7 @@ package botonom
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -42,11 +43,18 @@ func TestWebhooksRegister_BadInputSendsNothing(t *testing.T) {
 		mutate func(r *RegisterWebhookRequest) *RegisterWebhookRequest
 		want   string
 	}{
-		"nil request":  {func(*RegisterWebhookRequest) *RegisterWebhookRequest { return nil }, "nil request"},
-		"no url":       {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.URL = ""; return r }, "url is empty"},
-		"relative url": {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.URL = "/hook"; return r }, "not an absolute"},
-		"ftp url":      {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.URL = "ftp://x/h"; return r }, "not an absolute"},
-		"no events":    {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.Events = nil; return r }, "events is empty"},
+		"nil request":    {func(*RegisterWebhookRequest) *RegisterWebhookRequest { return nil }, "nil request"},
+		"no url":         {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.URL = ""; return r }, "url is empty"},
+		"relative url":   {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.URL = "/hook"; return r }, "not an absolute"},
+		"ftp url":        {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.URL = "ftp://x/h"; return r }, "not an absolute"},
+		"url with space": {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.URL = "https://x.test/a b"; return r }, "not an absolute"},
+		"url no host":    {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.URL = "https://:80/h"; return r }, "not an absolute"},
+		"long key": {func(r *RegisterWebhookRequest) *RegisterWebhookRequest {
+			r.IdempotencyKey = strings.Repeat("k", 256)
+			return r
+		}, "longer than 255"},
+		"key with CRLF": {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.IdempotencyKey = "a\r\nX: y"; return r }, "not visible ASCII"},
+		"no events":     {func(r *RegisterWebhookRequest) *RegisterWebhookRequest { r.Events = nil; return r }, "events is empty"},
 		"unknown event": {func(r *RegisterWebhookRequest) *RegisterWebhookRequest {
 			r.Events = append(r.Events, "agent.exploded")
 			return r

@@ -1,0 +1,127 @@
+// Command webhook-server receives Botonom webhook deliveries: it verifies
+// each one's signature with the secret the webhook was registered with,
+// decodes the event and logs what happened.
+//
+//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./examples/webhook-server -addr 127.0.0.1:8080
+//
+// Deliveries are POSTed to /botonom/webhook. Stop it with Ctrl-C: requests
+// in flight are finished before it exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/botonom/botonom-go"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	flag.Parse()
+
+	secret := os.Getenv("BOTONOM_WEBHOOK_SECRET")
+	if secret == "" {
+		fmt.Fprintln(os.Stderr, "webhook-server: set BOTONOM_WEBHOOK_SECRET to the secret the webhook was registered with (whsec_…)")
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	mux := http.NewServeMux()
+	mux.Handle("/botonom/webhook", botonom.WebhookHandler(secret, handleEvent(logger),
+		botonom.WithHandlerLogger(logger)))
+
+	srv := &http.Server{
+		Addr:              *addr,
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	errc := make(chan error, 1)
+	go func() {
+		logger.Info("listening", "addr", *addr, "path", "/botonom/webhook")
+		errc <- srv.ListenAndServe()
+	}()
+
+	select {
+	case err := <-errc:
+		logger.Error("server stopped", "error", err)
+		os.Exit(1)
+	case <-ctx.Done():
+	}
+	stop() // a second Ctrl-C kills the process at once
+
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Error("shutdown", "error", err)
+		os.Exit(1)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("server stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// handleEvent returns the function WebhookHandler calls for each verified
+// event. Returning an error answers 500, and the API delivers the event
+// again later; delivery is at least once, so a real handler should skip
+// event IDs it has already processed.
+func handleEvent(logger *slog.Logger) func(context.Context, *botonom.Event) error {
+	return func(ctx context.Context, ev *botonom.Event) error {
+		log := logger.With("event_id", ev.ID, "event_type", string(ev.Type))
+		switch ev.Type {
+		case botonom.EventTaskCompleted:
+			task, err := ev.Task()
+			if err != nil {
+				return err
+			}
+			log.InfoContext(ctx, "task completed", "task_id", task.ID, "agent_id", task.AgentID,
+				"status", string(task.Status), "tokens_used", task.TokensUsed)
+		case botonom.EventMessageReceived, botonom.EventMessageSent:
+			msg, err := ev.Message()
+			if err != nil {
+				return err
+			}
+			log.InfoContext(ctx, "message", "message_id", msg.ID, "agent_id", msg.AgentID, "channel", msg.Channel)
+		case botonom.EventStatusChanged:
+			sc, err := ev.StatusChange()
+			if err != nil {
+				return err
+			}
+			log.InfoContext(ctx, "agent status changed", "agent_id", sc.AgentID,
+				"from", string(sc.PreviousStatus), "to", string(sc.Status))
+		case botonom.EventSkillInstalled:
+			si, err := ev.SkillInstalled()
+			if err != nil {
+				return err
+			}
+			log.InfoContext(ctx, "skill installed", "agent_id", si.AgentID, "skill", si.Skill)
+		case botonom.EventInvoiceCreated:
+			inv, err := ev.Invoice()
+			if err != nil {
+				return err
+			}
+			log.InfoContext(ctx, "invoice created", "invoice_id", inv.ID,
+				"amount_due_cents", inv.AmountDue, "currency", inv.Currency)
+		default:
+			// A type newer than this SDK: acknowledge it so that the API
+			// does not redeliver it forever.
+			log.InfoContext(ctx, "event of an unknown type ignored")
+		}
+		return nil
+	}
+}
