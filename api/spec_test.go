@@ -1,0 +1,126 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/botonom/botonom-go/api"
+)
+
+func loadSpec(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
+	require.NoError(t, err)
+	return doc
+}
+
+func TestSpec_LoadsAndValidates(t *testing.T) {
+	doc := loadSpec(t)
+	require.NoError(t, doc.Validate(context.Background()))
+	assert.Equal(t, "3.0.3", doc.OpenAPI)
+	require.Len(t, doc.Servers, 1)
+	assert.Equal(t, "https://api.botonom.com/v1", doc.Servers[0].URL)
+}
+
+func TestSpec_HasEveryEndpoint(t *testing.T) {
+	doc := loadSpec(t)
+	for _, ep := range []struct{ method, path string }{
+		{"GET", "/agents"},
+		{"GET", "/agents/{id}"},
+		{"POST", "/agents/{id}/message"},
+		{"GET", "/agents/{id}/tasks"},
+		{"PUT", "/agents/{id}/skills"},
+		{"POST", "/webhooks"},
+		{"GET", "/analytics/usage"},
+	} {
+		item := doc.Paths.Value(ep.path)
+		require.NotNil(t, item, ep.path)
+		op := item.GetOperation(ep.method)
+		require.NotNil(t, op, "%s %s", ep.method, ep.path)
+		for _, status := range []string{"400", "401", "403", "429", "500", "default"} {
+			assert.NotNil(t, op.Responses.Value(status), "%s %s: response %s", ep.method, ep.path, status)
+		}
+		if ep.method == "POST" {
+			var hasKey bool
+			for _, p := range op.Parameters {
+				hasKey = hasKey || (p.Value.In == "header" && p.Value.Name == "Idempotency-Key")
+			}
+			assert.True(t, hasKey, "%s %s: Idempotency-Key header", ep.method, ep.path)
+		}
+	}
+	assert.Equal(t, 7, countOperations(doc))
+}
+
+func countOperations(doc *openapi3.T) int {
+	n := 0
+	for _, item := range doc.Paths.Map() {
+		n += len(item.Operations())
+	}
+	return n
+}
+
+// The examples of DESIGN.md §2 fit the schemas they illustrate.
+func TestSpec_DesignExamplesMatchSchemas(t *testing.T) {
+	doc := loadSpec(t)
+	examples := map[string]string{
+		"Error":   `{"error": {"type": "invalid_request_error", "code": "missing_field", "message": "content is required", "param": "content"}}`,
+		"Agent":   `{"id": "agt_abc123", "name": "Reservations", "description": "Books restaurant tables", "status": "online", "skills": ["calendar", "booking"], "created_at": "2026-01-05T09:00:00Z", "updated_at": "2026-02-18T14:30:00Z"}`,
+		"Message": `{"id": "msg_789", "status": "delivered", "agent_id": "agt_abc123", "created_at": "2026-02-18T14:30:00Z", "channel": "api", "content": "Book a table", "metadata": {"customer_id": "cust_456"}}`,
+		"Task":    `{"id": "tsk_001", "agent_id": "agt_abc123", "message_id": "msg_789", "status": "completed", "description": "Book a table for 4 at 7pm tomorrow", "result": "Booked at Luigi's, 19:00", "error": "", "tokens_used": 1834, "created_at": "2026-02-18T14:30:00Z", "completed_at": null}`,
+		"Webhook": `{"id": "wh_123", "url": "https://yourapp.com/botonom/webhook", "events": ["agent.task.completed"], "created_at": "2026-02-18T14:30:00Z"}`,
+		"Usage": `{"from": "2026-02-01T00:00:00Z", "to": "2026-02-18T00:00:00Z", "granularity": "day",
+			"total": {"input_tokens": 120000, "output_tokens": 48000, "total_tokens": 168000, "requests": 950},
+			"data": [{"period_start": "2026-02-01T00:00:00Z", "period_end": "2026-02-02T00:00:00Z", "input_tokens": 7000, "output_tokens": 2600, "total_tokens": 9600, "requests": 51}]}`,
+		"SendMessageRequest":     `{"content": "Book a table for 4 at 7pm tomorrow", "metadata": {"customer_id": "cust_456", "priority": "normal"}}`,
+		"UpdateSkillsRequest":    `{"install": ["calendar"], "remove": ["weather"]}`,
+		"RegisterWebhookRequest": `{"url": "https://yourapp.com/botonom/webhook", "events": ["agent.task.completed"], "secret": "whsec_x"}`,
+		"TaskCompletedEvent":     `{"id":"evt_1","type":"agent.task.completed","created_at":"2024-02-18T14:30:00Z","data":{"id":"tsk_001","agent_id":"agt_abc123","status":"completed","created_at":"2024-02-18T14:30:00Z","completed_at":"2024-02-18T14:30:05Z"}}`,
+		"StatusChangedEvent":     `{"id":"evt_2","type":"agent.status.changed","created_at":"2024-02-18T14:30:00Z","data":{"agent_id":"agt_abc123","status":"online","previous_status":"offline"}}`,
+		"SkillInstalledEvent":    `{"id":"evt_3","type":"agent.skill.installed","created_at":"2024-02-18T14:30:00Z","data":{"agent_id":"agt_abc123","skill":"calendar"}}`,
+		"InvoiceCreatedEvent":    `{"id":"evt_4","type":"billing.invoice.created","created_at":"2024-02-18T14:30:00Z","data":{"id":"inv_1","amount_due":4900,"currency":"usd","period_start":"2024-01-01T00:00:00Z","period_end":"2024-02-01T00:00:00Z","created_at":"2024-02-01T00:00:00Z"}}`,
+		"Event":                  `{"id":"evt_5","type":"agent.brand.new","created_at":"2024-02-18T14:30:00Z","data":{"anything":1}}`,
+	}
+	for name, example := range examples {
+		t.Run(name, func(t *testing.T) {
+			ref := doc.Components.Schemas[name]
+			require.NotNil(t, ref, "schema %s", name)
+			var v any
+			require.NoError(t, json.Unmarshal([]byte(example), &v))
+			assert.NoError(t, ref.Value.VisitJSON(v))
+		})
+	}
+}
+
+// Shapes the API rejects are rejected by the schemas too.
+func TestSpec_SchemasRejectBadShapes(t *testing.T) {
+	doc := loadSpec(t)
+	bad := []struct{ schema, body string }{
+		{"SendMessageRequest", `{}`},
+		{"SendMessageRequest", `{"content": ""}`},
+		{"SendMessageRequest", `{"content": "   "}`},
+		{"SendMessageRequest", `{"content": "hi", "metadata": {"n": 1}}`},
+		{"SendMessageRequest", `{"content": "hi", "idempotency_key": "k"}`},
+		{"UpdateSkillsRequest", `{}`},
+		{"UpdateSkillsRequest", `{"install": [], "remove": []}`},
+		{"UpdateSkillsRequest", `{"install": [""]}`},
+		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": [], "secret": "s"}`},
+		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": ["agent.nope"], "secret": "s"}`},
+		{"RegisterWebhookRequest", `{"url": "ftp://x.test/h", "events": ["agent.task.completed"], "secret": "s"}`},
+		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": ["agent.task.completed"]}`},
+		{"RegisterWebhookRequest", `{"url": "https://x.test/a b", "events": ["agent.task.completed"], "secret": "s"}`},
+		{"RegisterWebhookRequest", `{"url": "https://:80/h", "events": ["agent.task.completed"], "secret": "s"}`},
+		{"Webhook", `{"id": "wh_1", "url": "https://x.test/h", "events": ["agent.task.completed"], "created_at": "2026-02-18T14:30:00Z", "secret": "whsec_leak"}`},
+		{"Task", `{"id": "tsk_1", "agent_id": "agt_1", "status": "done", "created_at": "2026-02-18T14:30:00Z", "completed_at": null}`},
+		{"Error", `{"error": {"type": "oops", "message": "m"}}`},
+	}
+	for _, tc := range bad {
+		var v any
+		require.NoError(t, json.Unmarshal([]byte(tc.body), &v))
+		assert.Error(t, doc.Components.Schemas[tc.schema].Value.VisitJSON(v), "%s %s", tc.schema, tc.body)
+	}
+}

@@ -1,0 +1,249 @@
+package botonomtest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	botonom "github.com/botonom/botonom-go"
+	"github.com/botonom/botonom-go/botonomtest"
+)
+
+func statuses(reqs []botonomtest.Request) []int {
+	out := make([]int, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Status
+	}
+	return out
+}
+
+func retryCounts(reqs []botonomtest.Request) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Header.Get("X-Botonom-Retry-Count")
+	}
+	return out
+}
+
+// With 5 requests per 1 s window, 10 calls through the SDK all succeed: once
+// an answer says Remaining: 0, the client waits for X-RateLimit-Reset
+// before sending more, so the server never has to refuse one. The window
+// is a whole second because the headers count whole seconds; the test
+// takes about one second.
+func TestRateLimit_TheSDKWaitsForTheWindowToReset(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithRateLimit(5, time.Second))
+	client := srv.Client()
+	start := time.Now()
+	for i := range 10 {
+		_, resp, err := client.Agents.Get(context.Background(), botonomtest.SampleAgentID)
+		require.NoError(t, err, "call %d", i)
+		assert.Equal(t, 5, resp.Rate.Limit)
+	}
+	assert.Less(t, time.Since(start), 2500*time.Millisecond)
+
+	reqs := srv.Requests()
+	assert.Len(t, reqs, 10)
+	for _, r := range reqs {
+		assert.Equal(t, 200, r.Status)
+	}
+}
+
+func TestRateLimit_OverTheLimitIs429WithRetryAfter(t *testing.T) {
+	now := time.Date(2026, 2, 18, 14, 30, 20, 0, time.UTC) // a frozen clock: 40 s left in the minute
+	srv := botonomtest.NewServer(t, botonomtest.WithRateLimit(2, time.Minute), botonomtest.WithClock(func() time.Time { return now }))
+	for want := 1; want >= 0; want-- {
+		a := send(t, srv, "GET", "agents", "")
+		require.Equal(t, 200, a.status)
+		assert.Equal(t, "2", a.header.Get("X-RateLimit-Limit"))
+		assert.Equal(t, strconv.Itoa(want), a.header.Get("X-RateLimit-Remaining"))
+	}
+	a := send(t, srv, "GET", "agents", "")
+	require.Equal(t, 429, a.status)
+	typ, code, _ := a.errorBody(t)
+	assert.Equal(t, "rate_limit_error", typ)
+	assert.Equal(t, "rate_limited", code)
+	assert.Equal(t, "0", a.header.Get("X-RateLimit-Remaining"))
+	assert.Equal(t, "40", a.header.Get("Retry-After"))
+	assert.Equal(t, strconv.FormatInt(now.Unix()+40, 10), a.header.Get("X-RateLimit-Reset"), "the end of the minute")
+	assert.Equal(t, "Wed, 18 Feb 2026 14:30:20 GMT", a.header.Get("Date"))
+
+	// The SDK will not sleep a minute when allowed only 10 ms: it returns
+	// the typed error at once.
+	_, _, err := srv.Client(botonom.WithMaxRetryWait(10*time.Millisecond)).Agents.List(context.Background(), nil)
+	var rle *botonom.RateLimitError
+	require.True(t, errors.As(err, &rle), "got %v", err)
+	assert.Equal(t, 0, rle.Rate.Remaining)
+	assert.Equal(t, 40*time.Second, rle.RetryAfter)
+	assert.ErrorIs(t, err, botonom.ErrRateLimited)
+}
+
+func TestFailNext_503ThenSuccessOnAGet(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	srv.FailNext(2, http.StatusServiceUnavailable)
+	agent, _, err := srv.Client().Agents.Get(context.Background(), botonomtest.SampleAgentID)
+	require.NoError(t, err)
+	assert.Equal(t, "Reservations", agent.Name)
+
+	reqs := srv.Requests()
+	require.Len(t, reqs, 3)
+	assert.Equal(t, []int{503, 503, 200}, statuses(reqs))
+	assert.Equal(t, []string{"0", "1", "2"}, retryCounts(reqs))
+}
+
+func TestFailNext_429CarriesRetryAfterZero(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	srv.FailNext(1, http.StatusTooManyRequests)
+	a := send(t, srv, "GET", "agents", "")
+	require.Equal(t, 429, a.status)
+	assert.Equal(t, "0", a.header.Get("Retry-After"))
+	assert.NotEqual(t, "0", a.header.Get("X-RateLimit-Remaining"), "the real counter, so clients do not wait for the window")
+	typ, code, _ := a.errorBody(t)
+	assert.Equal(t, "rate_limit_error", typ)
+	assert.Equal(t, "injected_fault", code)
+
+	srv.FailNext(2, http.StatusTooManyRequests)
+	start := time.Now()
+	_, _, err := srv.Client().Agents.List(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), time.Second)
+}
+
+func TestFailNext_ErrorBodyMatchesTheStatus(t *testing.T) {
+	for status, typ := range map[int]string{
+		400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+		404: "not_found_error", 409: "invalid_request_error", 500: "api_error", 502: "api_error",
+	} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			srv := botonomtest.NewServer(t)
+			srv.FailNext(1, status)
+			_, _, err := srv.Client(botonom.WithMaxRetries(0)).Agents.Get(context.Background(), botonomtest.SampleAgentID)
+			apiErr := requireAPIError(t, err, status, typ, "")
+			assert.Equal(t, "injected_fault", apiErr.Code)
+		})
+	}
+}
+
+func TestFailNext_RejectsANonErrorStatus(t *testing.T) {
+	rec := record(t)
+	srv := botonomtest.NewServer(rec)
+	srv.FailNext(1, 200)
+	assert.Len(t, rec.Errors(), 1)
+	_, _, err := srv.Client().Agents.Get(context.Background(), botonomtest.SampleAgentID)
+	assert.NoError(t, err)
+}
+
+func TestFailNext_PostIsRetriedWithTheSameKeyAndStoredOnce(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	srv.FailNext(1, http.StatusBadGateway)
+	_, _, err := srv.Client().Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "hi"})
+	require.NoError(t, err)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key"))
+	assert.Len(t, srv.Messages(), 1)
+}
+
+func TestResetConnectionNext_IsATransportErrorTheClientRetries(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	srv.ResetConnectionNext(1)
+	_, _, err := srv.Client().Agents.Get(context.Background(), botonomtest.SampleAgentID)
+	require.NoError(t, err)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, []int{0, 200}, statuses(reqs))
+	assert.Empty(t, reqs[0].RequestID)
+
+	srv.ResetConnectionNext(1)
+	_, _, err = srv.Client(botonom.WithMaxRetries(0)).Agents.Get(context.Background(), botonomtest.SampleAgentID)
+	require.Error(t, err)
+	var apiErr *botonom.APIError
+	assert.False(t, errors.As(err, &apiErr), "no answer, so no APIError: %v", err)
+}
+
+// The dangerous case for a POST: the server acted, the answer was lost.
+// The SDK's retry carries the same Idempotency-Key, so the server answers
+// the first result again and the message is stored once.
+func TestDropResponseNext_RetriedSendMessageIsStoredOnce(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	srv.DropResponseNext(1)
+	msg, _, err := srv.Client().Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "Book a table"})
+	require.NoError(t, err)
+
+	stored := srv.Messages()
+	require.Len(t, stored, 1)
+	assert.Equal(t, msg.ID, stored[0].ID)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, []int{0, 201}, statuses(reqs))
+	assert.Equal(t, []string{"0", "1"}, retryCounts(reqs))
+	assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key"))
+}
+
+func TestLatency_DelaysAnswersAndHonoursTheClientsDeadline(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithLatency(30*time.Millisecond))
+	client := srv.Client()
+	start := time.Now()
+	_, _, err := client.Agents.List(context.Background(), nil)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
+
+	srv.SetLatency(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, _, err = client.Agents.List(ctx, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second)
+
+	srv.SetLatency(0)
+	_, _, err = client.Agents.List(context.Background(), nil)
+	require.NoError(t, err)
+}
+
+func TestConcurrentUse(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	client := srv.Client()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for i := range 20 {
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			_, _, err := client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: fmt.Sprintf("message %d", i)})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, _, err := client.Agents.ListTasks(ctx, botonomtest.SampleAgentID, nil)
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, _, err := client.Agents.InstallSkills(ctx, botonomtest.SupportAgentID, fmt.Sprintf("skill%d", i%4))
+			_ = srv.Requests()
+			_ = srv.Messages()
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Len(t, srv.Messages(), 20)
+	assert.Len(t, srv.Requests(), 60)
+	seen := map[string]bool{}
+	for _, r := range srv.Requests() {
+		assert.False(t, seen[r.RequestID], "request IDs are unique")
+		seen[r.RequestID] = true
+	}
+}

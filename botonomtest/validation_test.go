@@ -1,0 +1,138 @@
+package botonomtest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	botonom "github.com/botonom/botonom-go"
+	"github.com/botonom/botonom-go/botonomtest"
+)
+
+// Every validation rule, sent by hand (most of these the SDK refuses to
+// send): the server answers 400 invalid_request_error naming the field, and
+// the spec check flags the request too wherever the OpenAPI description can
+// express the rule.
+func TestValidation_BadInputIs400NamingTheField(t *testing.T) {
+	const msg = "agents/agt_abc123/message"
+	const tasks = "agents/agt_abc123/tasks"
+	const skills = "agents/agt_abc123/skills"
+	cases := []struct {
+		name, method, path, body string
+		code, param              string
+		specRejects              bool
+	}{
+		{"content missing", "POST", msg, `{}`, "missing_field", "content", true},
+		{"content blank", "POST", msg, `{"content":"  \n "}`, "missing_field", "content", true},
+		{"content null", "POST", msg, `{"content":null}`, "missing_field", "content", true},
+		{"content not a string", "POST", msg, `{"content":5}`, "invalid_type", "content", true},
+		{"metadata value not a string", "POST", msg, `{"content":"hi","metadata":{"n":1}}`, "invalid_type", "metadata", true},
+		{"unknown field", "POST", msg, `{"content":"hi","idempotency_key":"k"}`, "unknown_field", "idempotency_key", true},
+		{"no body", "POST", msg, ``, "invalid_json", "", true},
+		{"body not an object", "POST", msg, `["hi"]`, "invalid_json", "", true},
+		{"body not JSON", "POST", msg, `{"content":`, "invalid_json", "", true},
+		{"data after the object", "POST", msg, `{"content":"hi"} {}`, "invalid_json", "", false}, // kin-openapi reads the first value only
+
+		{"url missing", "POST", "webhooks", `{"events":["agent.task.completed"],"secret":"s"}`, "missing_field", "url", true},
+		{"url not absolute", "POST", "webhooks", `{"url":"/hook","events":["agent.task.completed"],"secret":"s"}`, "invalid_value", "url", true},
+		{"url with a space", "POST", "webhooks", `{"url":"https://x.example/a b","events":["agent.task.completed"],"secret":"s"}`, "invalid_value", "url", true},
+		{"url without a host name", "POST", "webhooks", `{"url":"https://:80/h","events":["agent.task.completed"],"secret":"s"}`, "invalid_value", "url", true},
+		{"url not http", "POST", "webhooks", `{"url":"ftp://x.example/h","events":["agent.task.completed"],"secret":"s"}`, "invalid_value", "url", true},
+		{"events missing", "POST", "webhooks", `{"url":"https://x.example/h","secret":"s"}`, "missing_field", "events", true},
+		{"events empty", "POST", "webhooks", `{"url":"https://x.example/h","events":[],"secret":"s"}`, "missing_field", "events", true},
+		{"event unknown", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed","agent.nope"],"secret":"s"}`, "invalid_value", "events", true},
+		{"secret missing", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"]}`, "missing_field", "secret", true},
+		{"secret blank", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"],"secret":" "}`, "missing_field", "secret", true},
+
+		{"limit 0", "GET", "agents?limit=0", ``, "invalid_value", "limit", true},
+		{"limit 101", "GET", "agents?limit=101", ``, "invalid_value", "limit", true},
+		{"limit not a number", "GET", "agents?limit=ten", ``, "invalid_value", "limit", true},
+		{"tasks limit -1", "GET", tasks + "?limit=-1", ``, "invalid_value", "limit", true},
+		{"agent status", "GET", "agents?status=busy", ``, "invalid_value", "status", true},
+		{"bad cursor", "GET", "agents?cursor=not-a-cursor", ``, "invalid_cursor", "cursor", false},
+		{"foreign cursor", "GET", "agents?cursor=YWZ0ZXI6YWd0X25vcGU", ``, "invalid_cursor", "cursor", false},
+		{"task status", "GET", tasks + "?status=done", ``, "invalid_value", "status", true},
+		{"created_after not a time", "GET", tasks + "?created_after=yesterday", ``, "invalid_value", "created_after", true},
+		{"created_before not a date", "GET", tasks + "?created_before=2026-13-01T00:00:00Z", ``, "invalid_value", "created_before", true},
+		{"created_before before created_after", "GET", tasks + "?created_after=2026-02-02T00:00:00Z&created_before=2026-02-01T00:00:00Z", ``, "invalid_value", "created_before", false},
+
+		{"granularity", "GET", "analytics/usage?granularity=week", ``, "invalid_value", "granularity", true},
+		{"from not a time", "GET", "analytics/usage?from=2026-02-01", ``, "invalid_value", "from", true},
+		{"to not a time", "GET", "analytics/usage?to=now", ``, "invalid_value", "to", true},
+		{"to before from", "GET", "analytics/usage?from=2026-02-02T00:00:00Z&to=2026-02-01T00:00:00Z", ``, "invalid_value", "to", false},
+		{"agent_id empty", "GET", "analytics/usage?agent_id=", ``, "invalid_value", "agent_id", true},
+		{"too many periods", "GET", "analytics/usage?granularity=hour&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", ``, "invalid_value", "from", false},
+
+		{"skills nothing to do", "PUT", skills, `{}`, "missing_field", "install", true},
+		{"skills empty lists", "PUT", skills, `{"install":[],"remove":[]}`, "missing_field", "install", true},
+		{"skill blank", "PUT", skills, `{"install":["calendar"," "]}`, "invalid_value", "install", true},
+		{"removed skill blank", "PUT", skills, `{"remove":[""]}`, "invalid_value", "remove", true},
+		{"skill installed and removed", "PUT", skills, `{"install":["x"],"remove":["x"]}`, "invalid_value", "remove", false},
+		{"skills not a list", "PUT", skills, `{"install":"calendar"}`, "invalid_type", "install", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := record(t)
+			srv := botonomtest.NewServer(rec)
+			a := send(t, srv, tc.method, tc.path, tc.body)
+
+			require.Equal(t, 400, a.status, "body %s", a.body)
+			typ, code, param := a.errorBody(t)
+			assert.Equal(t, "invalid_request_error", typ)
+			assert.Equal(t, tc.code, code)
+			assert.Equal(t, tc.param, param)
+			assert.Regexp(t, `^req_`, a.header.Get("X-Request-Id"))
+
+			reqErrs := rec.requestErrors()
+			assert.Equal(t, tc.specRejects, len(reqErrs) > 0, "spec check: %v", reqErrs)
+			assert.Len(t, rec.Errors(), len(reqErrs), "only request complaints, never about the answer: %v", rec.Errors())
+			assert.Empty(t, srv.Messages())
+			assert.Empty(t, srv.Webhooks())
+		})
+	}
+}
+
+// The SDK's own checks and the server's agree: what the SDK refuses to
+// send, the server would refuse too, with the field the SDK names.
+func TestValidation_TheServerRefusesWhatTheSDKRefuses(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	client := srv.Client()
+	ctx := context.Background()
+
+	_, _, err := client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: " "})
+	require.Error(t, err)
+	_, _, err = client.Agents.List(ctx, &botonom.ListAgentsOptions{ListOptions: botonom.ListOptions{Limit: 101}})
+	require.Error(t, err)
+	_, _, err = client.Webhooks.Register(ctx, &botonom.RegisterWebhookRequest{URL: "https://x.example/h", Secret: "s"})
+	require.Error(t, err)
+	_, _, err = client.Agents.UpdateSkills(ctx, botonomtest.SampleAgentID, &botonom.UpdateSkillsRequest{})
+	require.Error(t, err)
+	assert.Empty(t, srv.Requests(), "refused before sending")
+}
+
+func TestValidation_OversizedBodyIs413(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	a := send(t, srv, "POST", "agents/agt_abc123/message", `{"content":"`+strings.Repeat("a", botonomtest.MaxRequestBody)+`"}`)
+	assert.Equal(t, 413, a.status)
+	typ, code, _ := a.errorBody(t)
+	assert.Equal(t, "invalid_request_error", typ)
+	assert.Equal(t, "body_too_large", code)
+}
+
+func TestValidation_IdempotencyKeyOver255CharactersIs400(t *testing.T) {
+	rec := record(t)
+	srv := botonomtest.NewServer(rec)
+	a := send(t, srv, "POST", "agents/agt_abc123/message", `{"content":"hi"}`, "Idempotency-Key", strings.Repeat("k", 256))
+	require.Equal(t, 400, a.status)
+	_, code, param := a.errorBody(t)
+	assert.Equal(t, "invalid_value", code)
+	assert.Equal(t, "Idempotency-Key", param)
+	assert.Len(t, rec.requestErrors(), 1, "the spec caps it too")
+	assert.Empty(t, srv.Messages())
+
+	a = send(t, srv, "POST", "agents/agt_abc123/message", `{"content":"hi"}`, "Idempotency-Key", strings.Repeat("k", 255))
+	assert.Equal(t, 201, a.status)
+}
