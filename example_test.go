@@ -1,0 +1,143 @@
+package botonom_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http/httptest"
+	"time"
+
+	"github.com/botonom/botonom-go"
+	"github.com/botonom/botonom-go/botonomtest"
+)
+
+func ExampleNewClient() {
+	// A fake API stands in for https://api.botonom.com/v1 here; in
+	// production, pass os.Getenv("BOTONOM_API_TOKEN") and no base URL.
+	srv, err := botonomtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	client, err := botonom.NewClient(botonomtest.Token,
+		botonom.WithBaseURL(srv.URL()),
+		botonom.WithUserAgent("booking-service/1.0"),
+		botonom.WithTimeout(10*time.Second),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	agent, resp, err := client.Agents.Get(context.Background(), "agt_abc123")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(agent.Name, agent.Status, resp.RequestID)
+	// Output: Reservations online req_000001
+}
+
+func ExampleAgentsService_SendMessage() {
+	srv, err := botonomtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	client := srv.Client()
+
+	msg, _, err := client.Agents.SendMessage(context.Background(), "agt_abc123", &botonom.SendMessageRequest{
+		Content:  "Book a table for 4 at 7pm tomorrow",
+		Metadata: map[string]string{"customer_id": "cust_456"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(msg.ID, msg.Status)
+	// Output: msg_000001 delivered
+}
+
+func ExampleAgentsService_ListAll() {
+	srv, err := botonomtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	client := srv.Client()
+
+	// Two agents per page: the loop follows the cursor to the second page.
+	opts := &botonom.ListAgentsOptions{ListOptions: botonom.ListOptions{Limit: 2}}
+	for agent, err := range client.Agents.ListAll(context.Background(), opts) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(agent.ID, agent.Name, agent.Status)
+	}
+	// Output:
+	// agt_abc123 Reservations online
+	// agt_def456 Support online
+	// agt_ghi789 Billing offline
+}
+
+func ExampleVerifySignature() {
+	// The raw body and X-Botonom-Signature header of a delivery.
+	payload := []byte(`{"id":"evt_1","type":"agent.task.completed","created_at":"2024-02-18T14:30:00Z","data":{"id":"tsk_001","agent_id":"agt_abc123","status":"completed"}}`)
+	header := "t=1708272000,v1=4c533e86114e90bcf1dc89dd139a6cfe8f04451416164483fce84c7342a68f2b"
+	secret := "whsec_your_secret_here"
+
+	// The delivery was signed at 2024-02-18 16:00 UTC; a minute later it is
+	// fresh. Leave WithClock out in real code: the default is time.Now.
+	now := func() time.Time { return time.Unix(1708272000, 0).Add(time.Minute) }
+
+	err := botonom.VerifySignature(payload, header, secret, botonom.WithClock(now))
+	fmt.Println("authentic:", err == nil)
+
+	tampered := bytes.Replace(payload, []byte(`"status":"completed"`), []byte(`"status":"failed"`), 1)
+	err = botonom.VerifySignature(tampered, header, secret, botonom.WithClock(now))
+	fmt.Println("tampered:", errors.Is(err, botonom.ErrSignatureMismatch))
+
+	tooLate := func() time.Time { return time.Unix(1708272000, 0).Add(time.Hour) }
+	err = botonom.VerifySignature(payload, header, secret, botonom.WithClock(tooLate))
+	fmt.Println("an hour later:", errors.Is(err, botonom.ErrSignatureExpired))
+	// Output:
+	// authentic: true
+	// tampered: true
+	// an hour later: true
+}
+
+func ExampleWebhookHandler() {
+	secret := "whsec_example_secret"
+	handler := botonom.WebhookHandler(secret, func(ctx context.Context, ev *botonom.Event) error {
+		// Only verified deliveries get here.
+		if ev.Type != botonom.EventTaskCompleted {
+			return nil // acknowledge the others
+		}
+		task, err := ev.Task()
+		if err != nil {
+			return err // answered 500: the API delivers again
+		}
+		fmt.Println(ev.ID, ev.Type, task.ID, task.Status)
+		return nil
+	})
+	// In a service: http.Handle("/botonom/webhook", handler).
+	receiver := httptest.NewServer(handler)
+	defer receiver.Close()
+
+	// The fake API delivers a signed event, as Botonom would.
+	srv, err := botonomtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	resp, err := srv.SendEvent(context.Background(), receiver.URL, secret, botonom.EventTaskCompleted,
+		&botonom.Task{ID: "tsk_001", AgentID: "agt_abc123", Status: botonom.TaskStatusCompleted})
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println("answer:", resp.Status)
+	// Output:
+	// evt_000001 agent.task.completed tsk_001 completed
+	// answer: 200 OK
+}
