@@ -344,7 +344,7 @@ type Response struct {
 
 func newResponse(r *http.Response) *Response {
 	rate, _ := parseRate(r.Header)
-	return &Response{Response: r, Rate: rate, RequestID: r.Header.Get(headerRequestID)}
+	return &Response{Response: r, Rate: rate, RequestID: headerValue(r.Header, headerRequestID)}
 }
 
 // idempotent is implemented by request bodies that carry a caller-chosen
@@ -357,6 +357,12 @@ type idempotent interface{ idempotencyKey() string }
 // SendMessageRequest.IdempotencyKey) or a new random UUID, reused by every
 // retry of the call.
 func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
+	return c.newRequest(ctx, method, path, body, nil)
+}
+
+// newRequest is NewRequest; with info (from call), the request's context is
+// info around ctx, ready for do.
+func (c *Client) newRequest(ctx context.Context, method, path string, body any, info *callInfo) (*http.Request, error) {
 	if strings.HasPrefix(path, "/") {
 		return nil, fmt.Errorf("botonom: path %q must be relative to the base URL (no leading slash)", path)
 	}
@@ -371,16 +377,29 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 	if ctx == nil {
 		return nil, errors.New("botonom: nil context")
 	}
+	if info != nil {
+		info.Context = ctx
+		ctx = info
+	}
 	req, err := http.NewRequestWithContext(ctx, method, c.cfg.baseURL+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("botonom: %w", err)
 	}
-	h := req.Header
-	h["Authorization"] = []string{c.cfg.authorization()}
-	h["User-Agent"] = []string{c.cfg.userAgent}
-	h["Accept"] = []string{"application/json"}
+	// The header values share one backing array: one allocation, not one
+	// per header. Each is its own full slice (len = cap = 1), so appending
+	// to one (Header.Add) copies rather than overwriting its neighbour, and
+	// none is shared with another request: the caller, a middleware or a
+	// custom transport may change this request's headers freely.
+	vals := make([]string, 0, 5)
+	set := func(key, value string) {
+		vals = append(vals, value)
+		req.Header[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set("Authorization", c.cfg.authorization())
+	set("User-Agent", c.cfg.userAgent)
+	set("Accept", "application/json")
 	if body != nil {
-		h["Content-Type"] = []string{"application/json"}
+		set("Content-Type", "application/json")
 	}
 	if method == http.MethodPost {
 		key := ""
@@ -392,7 +411,7 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 		} else if err := validateIdempotencyKey(key); err != nil {
 			return nil, err
 		}
-		h[headerIdempotencyKey] = []string{key}
+		set(headerIdempotencyKey, key)
 	}
 	return req, nil
 }
@@ -406,20 +425,37 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	if req == nil {
 		return nil, errors.New("botonom: Do: nil request")
 	}
-	info := &callInfo{retryable: retryableRequest(req)}
-	req = req.WithContext(context.WithValue(req.Context(), callInfoKey{}, info))
-	rreq, err := toRetryable(req)
+	info := &callInfo{Context: req.Context()}
+	req = req.WithContext(info)
+	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		// The caller may have read req.Body (to log it, say): the first
+		// attempt sends a fresh copy, as every retry does.
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("botonom: %s %s: %w", req.Method, req.URL.Path, err)
+		}
+		req.Body = body
+	}
+	return c.do(req, info, v)
+}
+
+// do is Do for a request whose context is info and whose body, if any, is
+// unread: the endpoint methods build such requests (see call) and come here
+// directly, sparing the request copy Do makes to attach info.
+func (c *Client) do(req *http.Request, info *callInfo, v any) (*Response, error) {
+	info.retryable = retryableRequest(req)
+	rreq, err := toRetryable(req, info)
 	if err != nil {
 		return nil, fmt.Errorf("botonom: %s %s: %w", req.Method, req.URL.Path, err)
 	}
 	hresp, err := c.hc.Do(rreq)
 	if err != nil {
 		if hresp != nil {
-			drainAndClose(hresp.Body)
+			drainAndClose(hresp.Body, &info.drain)
 		}
 		return nil, c.callError(req, info, err)
 	}
-	defer drainAndClose(hresp.Body)
+	defer drainAndClose(hresp.Body, &info.drain)
 	resp := newResponse(hresp)
 	if err := checkResponse(hresp, c.cfg.now()); err != nil {
 		var apiErr *APIError
@@ -430,7 +466,8 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	}
 	c.budget.succeeded(info)
 	if v != nil {
-		if err := capped.DecodeJSON(hresp.Body, c.cfg.maxResponseSize, v); err != nil {
+		info.body = capped.Reader{R: hresp.Body, N: c.cfg.maxResponseSize, Limit: c.cfg.maxResponseSize}
+		if err := json.NewDecoder(&info.body).Decode(v); err != nil {
 			return resp, fmt.Errorf("botonom: %s %s: decode response (request %s): %w", req.Method, req.URL.Path, resp.RequestID, err)
 		}
 	}
@@ -441,12 +478,13 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 // the answer into a new T. Every endpoint method validates its arguments,
 // builds its path, and ends in call.
 func call[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
-	req, err := c.NewRequest(ctx, method, path, body)
+	info := new(callInfo)
+	req, err := c.newRequest(ctx, method, path, body, info)
 	if err != nil {
 		return nil, nil, err
 	}
 	v := new(T)
-	resp, err := c.Do(req, v)
+	resp, err := c.do(req, info, v)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -471,29 +509,24 @@ func (c *Client) callError(req *http.Request, info *callInfo, err error) error {
 	return fmt.Errorf("botonom: %s %s: %w", req.Method, req.URL.Path, err)
 }
 
-// toRetryable wraps req for the retry loop; a body is replayed from
-// GetBody on each attempt.
-func toRetryable(req *http.Request) (*retryablehttp.Request, error) {
-	if req.Body == nil || req.Body == http.NoBody {
-		return &retryablehttp.Request{Request: req}, nil
-	}
-	if req.GetBody == nil {
+// toRetryable wraps req for the retry loop, in info's scratch space. A body
+// with GetBody (every request NewRequest builds) is sent as it is and
+// replayed from GetBody by rewindBody before each retry; one without is
+// read into memory by retryablehttp to be replayed.
+func toRetryable(req *http.Request, info *callInfo) (*retryablehttp.Request, error) {
+	if req.GetBody == nil && req.Body != nil && req.Body != http.NoBody {
 		return retryablehttp.FromRequest(req)
 	}
-	rreq, err := retryablehttp.NewRequestWithContext(req.Context(), req.Method, "", retryablehttp.ReaderFunc(func() (io.Reader, error) {
-		return req.GetBody()
-	}))
-	if err != nil {
-		return nil, err
-	}
-	rreq.Request = req
-	return rreq, nil
+	info.rreq.Request = req
+	return &info.rreq, nil
 }
 
 // drainAndClose reads what is left of a body (a little, so the connection
-// can be reused) and closes it.
-func drainAndClose(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, 4<<10)
+// can be reused) and closes it. lr is scratch space for the limit (the
+// call's, in callInfo): io.CopyN would allocate its own.
+func drainAndClose(body io.ReadCloser, lr *io.LimitedReader) {
+	*lr = io.LimitedReader{R: body, N: 4 << 10}
+	_, _ = io.Copy(io.Discard, lr)
 	_ = body.Close()
 }
 
