@@ -142,6 +142,10 @@ type config struct {
 	latency        time.Duration
 	now            func() time.Time
 	skipRequestVal bool
+	addr           string
+	onRequest      func(Request)
+	faultRate      float64 // WithFaultRate
+	faultStatuses  []int
 }
 
 // WithAgents replaces the sample agents with these (copied; later changes
@@ -261,6 +265,7 @@ type Server struct {
 	rateLimit  int
 	rateWindow time.Duration
 	spec       *spec
+	onRequest  func(Request) // WithRequestHook
 	done       chan struct{}
 	closeOnce  sync.Once
 
@@ -280,6 +285,7 @@ type Server struct {
 	webhooks        []RegisteredWebhook
 	requests        []Request
 	idempotencyKeys map[string]*idempotentAnswer
+	faultRate       faultRate // WithFaultRate
 }
 
 // Request is what the server received: one per HTTP request, in the order
@@ -396,16 +402,20 @@ func start(rep reporter, opts []Option) (*Server, error) {
 		rateLimit:       cfg.rateLimit,
 		rateWindow:      cfg.rateWindow,
 		spec:            sp,
+		onRequest:       cfg.onRequest,
 		done:            make(chan struct{}),
 		latency:         cfg.latency,
 		skipRequestVal:  cfg.skipRequestVal,
+		faultRate:       newFaultRate(cfg.faultRate, cfg.faultStatuses),
 		seq:             map[string]int{},
 		idempotencyKeys: map[string]*idempotentAnswer{},
 	}
 	if err := s.seed(cfg); err != nil {
 		return nil, err
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP)); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -646,6 +656,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The client went away mid-body; there is no one to answer.
 		s.record(rec)
+		s.hook(rec)
 		return
 	}
 
@@ -664,10 +675,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
+	s.injectRandomFault()
 	if s.resetN > 0 {
 		s.resetN--
 		s.requests = append(s.requests, rec)
 		s.mu.Unlock()
+		s.hook(rec)
 		closeConnection(w)
 		return
 	}
@@ -683,6 +696,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.requests = append(s.requests, rec)
 	s.mu.Unlock()
+	s.hook(rec)
 
 	s.checkContract(r, body, tooLarge, checkRequest, ans)
 

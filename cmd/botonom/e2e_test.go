@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	botonom "github.com/botonom/botonom-go"
+	"github.com/botonom/botonom-go/botonomtest"
+)
+
+func TestE2E_MockServesTheCommandsAndStopsOnSIGINT(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT to send on Windows")
+	}
+	m := startMock(t)
+	assert.Equal(t, botonomtest.Token, m.token)
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/v1/$`, m.url)
+
+	r := runBinary(t, m.env(), "", "agents", "list")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	var agents []botonom.Agent
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &agents), r.stdout)
+	require.Len(t, agents, 3)
+	assert.Equal(t, botonomtest.SampleAgentID, agents[0].ID)
+	assert.Contains(t, r.stdout, "\n  {", "indented JSON")
+
+	r = runBinary(t, m.env(), "", "message", botonomtest.SampleAgentID, "Book a table for 4 at 7pm tomorrow",
+		"--metadata", "customer_id=cust_456")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	var msg botonom.Message
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &msg), r.stdout)
+	assert.Equal(t, botonom.MessageStatusDelivered, msg.Status)
+	assert.Equal(t, "Book a table for 4 at 7pm tomorrow", msg.Content)
+	assert.Equal(t, map[string]string{"customer_id": "cust_456"}, msg.Metadata)
+
+	m.waitLog(t,
+		`(?m) GET /v1/agents 200 req_\d+$`,
+		`(?m) POST /v1/agents/agt_abc123/message 201 req_\d+$`)
+	assert.NotContains(t, m.stderr.String(), m.token, "the log never shows the token")
+
+	require.NoError(t, m.cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, m.wait(t, 5*time.Second), "exit status after SIGINT; stderr:\n%s", m.stderr)
+	assert.Contains(t, m.stderr.String(), "shutting down")
+}
+
+func TestE2E_AgentsTable(t *testing.T) {
+	m := startMock(t)
+	r := runBinary(t, m.env(), "", "agents", "list", "--output", "table")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 4, r.stdout)
+	assert.Regexp(t, `^ID\s+NAME\s+STATUS\s+SKILLS\s+UPDATED$`, lines[0])
+	assert.Regexp(t, `^agt_abc123\s+Reservations\s+online\s+calendar,booking\s+2026-02-18T14:30:00Z$`, lines[1])
+	assert.Regexp(t, `^agt_ghi789\s+Billing\s+offline\s+invoices\s+`, lines[3])
+	// Columns line up.
+	assert.Equal(t, strings.Index(lines[0], "STATUS"), strings.Index(lines[1], "online"))
+}
+
+func TestE2E_UnknownAgentIsAnAPIError(t *testing.T) {
+	m := startMock(t)
+	r := runBinary(t, m.env(), "", "agents", "get", "agt_nope")
+	assert.Equal(t, 1, r.code)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, "404 not_found_error/agent_not_found")
+	assert.Regexp(t, `request req_\d+`, r.stderr)
+}
+
+func TestE2E_MockWithAgentsFileAndToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "agents.json")
+	require.NoError(t, os.WriteFile(file, []byte(`[
+		{"id": "agt_one", "name": "One", "description": "first", "status": "offline", "skills": ["faq"]}
+	]`), 0o600))
+	m := startMock(t, "--agents", file, "--token", "btm_sk_test_custom", "--rate-limit", "50/min")
+	assert.Equal(t, "btm_sk_test_custom", m.token)
+	r := runBinary(t, m.env(), "", "agents", "get", "agt_one", "--output", "table")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Regexp(t, `agt_one\s+One\s+offline\s+faq`, r.stdout)
+
+	// The mock's token and nothing else.
+	r = runBinary(t, []string{"BOTONOM_BASE_URL=" + m.url, "BOTONOM_API_TOKEN=btm_sk_wrong"}, "", "agents", "list")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "401 authentication_error")
+}
+
+// webhookReceiver is an httptest server running botonom.WebhookHandler
+// with secret, recording the events it accepts.
+func webhookReceiver(t *testing.T, secret string) (*httptest.Server, func() []*botonom.Event) {
+	var mu sync.Mutex
+	var events []*botonom.Event
+	ts := httptest.NewServer(botonom.WebhookHandler(secret, func(_ context.Context, ev *botonom.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, ev)
+		return nil
+	}))
+	t.Cleanup(ts.Close)
+	return ts, func() []*botonom.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*botonom.Event(nil), events...)
+	}
+}
+
+func TestE2E_TriggerIsAcceptedWithTheSameSecret(t *testing.T) {
+	ts, events := webhookReceiver(t, "whsec_e2e")
+	r := runBinary(t, nil, "", "trigger", "agent.task.completed", "--url", ts.URL+"/webhook", "--secret", "whsec_e2e")
+	require.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "handler answered 200 OK")
+
+	got := events()
+	require.Len(t, got, 1)
+	assert.Equal(t, botonom.EventTaskCompleted, got[0].Type)
+	assert.True(t, strings.HasPrefix(got[0].ID, "evt_"), got[0].ID)
+	task, err := got[0].Task()
+	require.NoError(t, err)
+	assert.Equal(t, botonom.TaskStatusCompleted, task.Status)
+	assert.Equal(t, botonomtest.SampleAgentID, task.AgentID)
+}
+
+func TestE2E_TriggerWithData(t *testing.T) {
+	ts, events := webhookReceiver(t, "whsec_e2e")
+	r := runBinary(t, []string{"BOTONOM_WEBHOOK_SECRET=whsec_e2e"}, `{"agent_id": "agt_x", "skill": "weather"}`,
+		"trigger", "agent.skill.installed", "--url", ts.URL, "--data", "-")
+	require.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	got := events()
+	require.Len(t, got, 1)
+	skill, err := got[0].SkillInstalled()
+	require.NoError(t, err)
+	assert.Equal(t, &botonom.SkillInstalled{AgentID: "agt_x", Skill: "weather"}, skill)
+}
+
+func TestE2E_TriggerIsRefusedWithAnotherSecret(t *testing.T) {
+	ts, events := webhookReceiver(t, "whsec_right")
+	r := runBinary(t, nil, "", "trigger", "billing.invoice.created", "--url", ts.URL, "--secret", "whsec_wrong")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stdout, "handler answered 401 Unauthorized")
+	assert.Contains(t, r.stderr, "401")
+	assert.Empty(t, events())
+}
+
+func TestE2E_TriggerConnectionError(t *testing.T) {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	url := ts.URL
+	ts.Close() // nothing listens there any more
+	r := runBinary(t, nil, "", "trigger", "agent.message.sent", "--url", url, "--secret", "whsec_x")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "connection refused")
+}
+
+func TestE2E_TriggerUnknownEventType(t *testing.T) {
+	r := runBinary(t, nil, "", "trigger", "agent.unknown", "--url", "http://127.0.0.1:1", "--secret", "whsec_x")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, `unknown event type "agent.unknown"`)
+	for _, typ := range botonom.EventTypes {
+		assert.Contains(t, r.stderr, string(typ))
+	}
+}
+
+// delivery writes a signed event body to a file and returns its path and
+// signature header, signed at signedAt.
+func delivery(t *testing.T, secret string, signedAt time.Time) (path, header string, body []byte) {
+	t.Helper()
+	body = []byte(`{"id":"evt_1","type":"agent.task.completed","created_at":"2024-02-18T14:30:00Z","data":{"id":"tsk_001","agent_id":"agt_abc123","status":"completed"}}`)
+	path = filepath.Join(t.TempDir(), "body.json")
+	require.NoError(t, os.WriteFile(path, body, 0o600))
+	return path, botonom.SignPayload(body, secret, signedAt), body
+}
+
+func TestE2E_VerifyValid(t *testing.T) {
+	path, header, _ := delivery(t, "whsec_v", time.Now())
+	r := runBinary(t, nil, "", "verify", "--secret", "whsec_v", "--header", header, path)
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "signature valid (event evt_1, type agent.task.completed)\n", r.stdout)
+
+	// From stdin, with the header pasted whole.
+	_, _, body := delivery(t, "whsec_v", time.Now())
+	r = runBinary(t, nil, string(body), "verify", "--secret", "whsec_v", "--header", "X-Botonom-Signature: "+header, "-")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+}
+
+func TestE2E_VerifyTampered(t *testing.T) {
+	path, header, body := delivery(t, "whsec_v", time.Now())
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(body), "completed", "failed", 1)), 0o600))
+	r := runBinary(t, nil, "", "verify", "--secret", "whsec_v", "--header", header, path)
+	assert.Equal(t, 1, r.code)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, "signature mismatch")
+	assert.Contains(t, r.stderr, "no v1 signature in the header matches this body")
+}
+
+func TestE2E_VerifyExpired(t *testing.T) {
+	path, header, _ := delivery(t, "whsec_v", time.Now().Add(-10*time.Minute))
+	r := runBinary(t, nil, "", "verify", "--secret", "whsec_v", "--header", header, path)
+	assert.Equal(t, 1, r.code)
+	assert.Regexp(t, `expired: signature timestamp is 10m0\.\d+s old, beyond the 5m0s tolerance`, r.stderr)
+
+	r = runBinary(t, nil, "", "verify", "--secret", "whsec_v", "--header", header, "--tolerance", "15m", path)
+	assert.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	r = runBinary(t, nil, "", "verify", "--secret", "whsec_v", "--header", header, "--no-timestamp-check", path)
+	assert.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+}
+
+func TestE2E_VerifyBadHeader(t *testing.T) {
+	path, _, _ := delivery(t, "whsec_v", time.Now())
+	r := runBinary(t, nil, "", "verify", "--secret", "whsec_v", "--header", "t=abc,v1=00", path)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "invalid webhook signature header: t is not a unix time")
+}
+
+func TestE2E_UsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"agents"},
+		{"agents", "delete", "agt_abc123"},
+		{"agents", "list", "--bogus"},
+		{"agents", "list", "--output", "yaml"},
+		{"agents", "get"},
+		{"message", "agt_abc123"},
+		{"usage", "--from", "yesterday"},
+		{"usage", "--granularity", "week"},
+		{"mock", "--rate-limit", "ten"},
+		{"trigger", "agent.task.completed", "--secret", "s"},
+		{"verify", "--secret", "s"},
+		{"verify", "--secret", "s", "--header", "t=1,v1=2", "--tolerance", "1m", "--no-timestamp-check"},
+	} {
+		t.Run(strings.Join(args, "_"), func(t *testing.T) {
+			r := runBinary(t, nil, "", args...)
+			assert.Equal(t, 2, r.code, "stderr: %s", r.stderr)
+			assert.Contains(t, r.stderr, "Usage:")
+			assert.Empty(t, r.stdout)
+		})
+	}
+}
+
+func TestE2E_HelpOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"help"}, {"help", "mock"}, {"mock", "--help"}, {"trigger", "--help"}, {"verify", "-h"},
+		{"agents", "--help"}, {"agents", "list", "--help"}, {"agents", "get", "--help"},
+		{"message", "--help"}, {"usage", "--help"}, {"version", "--help"},
+	} {
+		t.Run(strings.Join(args, "_"), func(t *testing.T) {
+			r := runBinary(t, nil, "", args...)
+			assert.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+			assert.Contains(t, r.stdout, "Usage:")
+			assert.Empty(t, r.stderr)
+		})
+	}
+}
+
+func TestE2E_NoToken(t *testing.T) {
+	r := runBinary(t, nil, "", "agents", "list")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "BOTONOM_API_TOKEN is not set")
+	assert.Contains(t, r.stderr, "botonom mock")
+}
+
+func TestE2E_MockStopsOnSIGTERM(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM to send on Windows")
+	}
+	m := startMock(t)
+	require.NoError(t, m.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, m.wait(t, 5*time.Second), "exit status after SIGTERM; stderr:\n%s", m.stderr)
+	assert.Contains(t, m.stderr.String(), "shutting down")
+}
+
+func TestE2E_MockAddressInUse(t *testing.T) {
+	m := startMock(t)
+	addr := strings.TrimSuffix(strings.TrimPrefix(m.url, "http://"), "/v1/")
+	r := runBinary(t, nil, "", "mock", "--addr", addr)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "address already in use")
+}

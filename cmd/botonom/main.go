@@ -1,0 +1,280 @@
+// Command botonom is the Botonom API from the terminal: a local mock of the
+// API for development, signed test webhook deliveries and their
+// verification, and thin calls to the API through the Go SDK.
+//
+//	go install github.com/botonom/botonom-go/cmd/botonom@latest
+//
+//	botonom mock                                  # a fake API on 127.0.0.1:12111
+//	botonom trigger agent.task.completed --url http://localhost:8080/webhook --secret whsec_…
+//	botonom verify --secret whsec_… --header 't=…,v1=…' body.json
+//	botonom agents list --output table            # BOTONOM_API_TOKEN, BOTONOM_BASE_URL
+//	botonom message agt_abc123 "Book a table for 4 at 7pm tomorrow"
+//	botonom usage --granularity day
+//
+// Every command takes --help. Exit status: 0 on success, 1 when the command
+// failed (an API error, a refused delivery, an invalid signature), 2 on a
+// usage error. The logic lives in the packages botonom and botonomtest; this
+// command only parses flags, calls them and prints.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	botonom "github.com/botonom/botonom-go"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // the command line is wrong
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cli is what a command runs with: where it reads and writes, and a
+// context that ends on SIGINT or SIGTERM.
+type cli struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// command is one top-level command.
+type command struct {
+	name    string
+	summary string
+	run     func(c *cli, args []string) int
+}
+
+func commands() []command {
+	return []command{
+		{"mock", "serve a local fake Botonom API until interrupted", runMock},
+		{"trigger", "send a signed test webhook delivery to a URL", runTrigger},
+		{"verify", "check the signature of a captured webhook delivery", runVerify},
+		{"agents", "list the agents of the workspace, or get one", runAgents},
+		{"message", "send a message to an agent", runMessage},
+		{"usage", "read token usage", runUsage},
+		{"version", "print the SDK version", runVersion},
+	}
+}
+
+const mainUsage = `botonom is the Botonom API from the terminal.
+
+Usage:
+  botonom COMMAND [flags] [arguments]
+
+Commands:
+%s
+API commands (agents, message, usage) read BOTONOM_API_TOKEN and, if set,
+BOTONOM_BASE_URL (start "botonom mock" for a local API to point them at).
+trigger and verify read the webhook secret from --secret or
+BOTONOM_WEBHOOK_SECRET.
+
+Run "botonom COMMAND --help" for a command's flags.
+Exit status: 0 success, 1 failure, 2 usage error.
+`
+
+func printMainUsage(w io.Writer) {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, cmd := range commands() {
+		fmt.Fprintf(tw, "  %s\t%s\n", cmd.name, cmd.summary)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, mainUsage, b.String())
+}
+
+// run runs the command line args (without the program name) and returns
+// the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		printMainUsage(stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		printMainUsage(stdout)
+		return exitOK
+	case "help":
+		if len(args) == 1 {
+			printMainUsage(stdout)
+			return exitOK
+		}
+		return run(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
+	case "-version", "--version":
+		name = "version"
+	}
+	for _, cmd := range commands() {
+		if cmd.name == name {
+			return cmd.run(c, args[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "botonom: unknown command %q\n\n", name)
+	printMainUsage(stderr)
+	return exitUsage
+}
+
+func runVersion(c *cli, args []string) int {
+	fs := newFlagSet("version")
+	if _, code, ok := c.parse(fs, "Usage: botonom version\n\nPrints the version of the Botonom Go SDK the command is built with.\n", args, 0, 0); !ok {
+		return code
+	}
+	fmt.Fprintf(c.stdout, "botonom %s\n", botonom.Version)
+	return exitOK
+}
+
+// newFlagSet returns a flag set that reports nothing itself: parse does.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("botonom "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses args, flags and arguments in any order (arguments after
+// "--" are never flags), and checks that there are between minArgs and
+// maxArgs arguments (maxArgs < 0: no limit). On --help it prints usage and
+// the flags to stdout; on an error, the error and the same to stderr. ok is
+// false when the command must end with code.
+func (c *cli) parse(fs *flag.FlagSet, usage string, args []string, minArgs, maxArgs int) (pos []string, code int, ok bool) {
+	pos, err := parseInterspersed(fs, args)
+	if err == nil {
+		switch {
+		case len(pos) < minArgs:
+			err = fmt.Errorf("expected %d argument(s), got %d", minArgs, len(pos))
+		case maxArgs >= 0 && len(pos) > maxArgs:
+			err = fmt.Errorf("unexpected argument %q", pos[maxArgs])
+		}
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(c.stdout, fs, usage)
+		return nil, exitOK, false
+	case err != nil:
+		return nil, c.usageError(fs, usage, err), false
+	}
+	return pos, exitOK, true
+}
+
+// usageError reports a bad command line: the error, then the usage.
+func (c *cli) usageError(fs *flag.FlagSet, usage string, err error) int {
+	fmt.Fprintf(c.stderr, "%s: %v\n\n", fs.Name(), err)
+	printUsage(c.stderr, fs, usage)
+	return exitUsage
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet, usage string) {
+	fmt.Fprint(w, usage)
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if !hasFlags {
+		return
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// fail reports an error of a command that ran and returns exitFailure. The
+// SDK's errors start with "botonom: " already; an *APIError says the
+// status, type, code, message and request ID.
+func (c *cli) fail(err error) int {
+	fmt.Fprintf(c.stderr, "botonom: %s\n", strings.TrimPrefix(err.Error(), "botonom: "))
+	switch {
+	case errors.Is(err, botonom.ErrUnauthorized):
+		fmt.Fprintln(c.stderr, "hint: check BOTONOM_API_TOKEN (and BOTONOM_BASE_URL)")
+	case errors.Is(err, context.Canceled) && c.ctx.Err() != nil:
+		fmt.Fprintln(c.stderr, "interrupted")
+	}
+	return exitFailure
+}
+
+// outputFlag adds --output to fs.
+func outputFlag(fs *flag.FlagSet) *string {
+	return fs.String("output", "json", "output format: json (indented) or table")
+}
+
+// checkOutput checks the value of --output.
+func checkOutput(format string) error {
+	if format != "json" && format != "table" {
+		return fmt.Errorf("--output %q: want json or table", format)
+	}
+	return nil
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeTable writes a header and rows aligned in columns.
+func writeTable(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
+// contextWithTimeout bounds a command's work: the context ends on
+// SIGINT/SIGTERM or after d.
+func contextWithTimeout(c *cli, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.ctx, d)
+}
+
+// readInput reads a file, or stdin when path is "-".
+func (c *cli) readInput(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(c.stdin)
+	}
+	return os.ReadFile(path)
+}

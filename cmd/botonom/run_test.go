@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	botonom "github.com/botonom/botonom-go"
+	"github.com/botonom/botonom-go/botonomtest"
+)
+
+// runIn runs the command in this process against srv (when not nil) and
+// returns what it printed and its exit status.
+func runIn(t *testing.T, srv *botonomtest.Server, stdin string, args ...string) result {
+	t.Helper()
+	t.Setenv("BOTONOM_API_TOKEN", "")
+	t.Setenv("BOTONOM_BASE_URL", "")
+	t.Setenv("BOTONOM_WEBHOOK_SECRET", "")
+	if srv != nil {
+		t.Setenv("BOTONOM_API_TOKEN", botonomtest.Token)
+		t.Setenv("BOTONOM_BASE_URL", srv.URL())
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return result{stdout.String(), stderr.String(), code}
+}
+
+func TestRun_AgentsGetAndList(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	r := runIn(t, srv, "", "agents", "get", botonomtest.SupportAgentID)
+	require.Equal(t, 0, r.code, r.stderr)
+	var agent botonom.Agent
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &agent))
+	assert.Equal(t, "Support", agent.Name)
+
+	r = runIn(t, srv, "", "agents", "list", "--status", "offline")
+	require.Equal(t, 0, r.code, r.stderr)
+	var agents []botonom.Agent
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &agents))
+	require.Len(t, agents, 1)
+	assert.Equal(t, botonomtest.BillingAgentID, agents[0].ID)
+	assert.Equal(t, "offline", srv.Requests()[1].Query.Get("status"))
+}
+
+func TestRun_AgentsListFollowsPages(t *testing.T) {
+	var many []*botonom.Agent
+	for i := range 45 {
+		many = append(many, &botonom.Agent{ID: "agt_" + strings.Repeat("x", i+1), Name: "A"})
+	}
+	srv := botonomtest.NewServer(t, botonomtest.WithAgents(many...))
+	r := runIn(t, srv, "", "agents", "list")
+	require.Equal(t, 0, r.code, r.stderr)
+	var agents []botonom.Agent
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &agents))
+	assert.Len(t, agents, 45)
+	assert.Len(t, srv.Requests(), 3, "three pages of 20")
+}
+
+func TestRun_AgentsListEmptyIsAnEmptyArray(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithAgents())
+	r := runIn(t, srv, "", "agents", "list")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "[]\n", r.stdout)
+}
+
+func TestRun_MessageFlagsAfterText(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	r := runIn(t, srv, "", "message", botonomtest.BillingAgentID, "Why", "is", "my", "invoice", "higher?",
+		"--output", "table", "--metadata", "customer_id=cust_456", "--idempotency-key", "order-1042")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `(?m)^ID\s+STATUS\s+AGENT\s+CREATED\nmsg_000001\s+queued\s+agt_ghi789\s+`, r.stdout)
+	msgs := srv.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "Why is my invoice higher?", msgs[0].Content)
+	assert.Equal(t, "order-1042", msgs[0].IdempotencyKey)
+	assert.Equal(t, map[string]string{"customer_id": "cust_456"}, msgs[0].Metadata)
+
+	// The same key again: the API's first answer, not a second message.
+	r = runIn(t, srv, "", "message", botonomtest.BillingAgentID, "Why is my invoice higher?",
+		"--metadata", "customer_id=cust_456", "--idempotency-key", "order-1042")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, srv.Messages(), 1)
+
+	// A text that looks like a flag, after "--".
+	r = runIn(t, srv, "", "message", botonomtest.SampleAgentID, "--", "-5 degrees: book inside")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "-5 degrees: book inside", srv.Messages()[1].Content)
+}
+
+func TestRun_MessageAPIError(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	r := runIn(t, srv, "", "message", "agt_nope", "hello")
+	assert.Equal(t, 1, r.code)
+	assert.Regexp(t, `^botonom: 404 not_found_error/agent_not_found: .*\(param id, request req_\d+\)\n$`, r.stderr)
+}
+
+func TestRun_Usage(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	r := runIn(t, srv, "", "usage", "--from", "2026-02-01", "--to", "2026-02-03T00:00:00Z",
+		"--agent", botonomtest.SampleAgentID, "--granularity", "day", "--output", "table")
+	require.Equal(t, 0, r.code, r.stderr)
+	q := srv.Requests()[0].Query
+	assert.Equal(t, "2026-02-01T00:00:00Z", q.Get("from"))
+	assert.Equal(t, "2026-02-03T00:00:00Z", q.Get("to"))
+	assert.Equal(t, botonomtest.SampleAgentID, q.Get("agent_id"))
+	assert.Equal(t, "day", q.Get("granularity"))
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 4, r.stdout)
+	assert.Regexp(t, `^PERIOD START\s+REQUESTS\s+INPUT TOKENS\s+OUTPUT TOKENS\s+TOTAL TOKENS$`, lines[0])
+	assert.Regexp(t, `^2026-02-01T00:00:00Z\s+0\s+0\s+0\s+0$`, lines[1])
+	assert.Regexp(t, `^TOTAL\s+0\s+0\s+0\s+0$`, lines[3])
+
+	r = runIn(t, srv, "", "usage")
+	require.Equal(t, 0, r.code, r.stderr)
+	var usage botonom.Usage
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &usage))
+	assert.Equal(t, botonom.GranularityDay, usage.Granularity)
+	assert.Positive(t, usage.Total.Requests, "the sample task history")
+}
+
+func TestRun_Unauthorized(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithToken("btm_sk_other"))
+	r := runIn(t, srv, "", "agents", "list")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "401 authentication_error/invalid_token")
+	assert.Contains(t, r.stderr, "hint: check BOTONOM_API_TOKEN")
+	assert.NotContains(t, r.stderr, botonomtest.Token)
+}
+
+func TestRun_VerifyNewlineHint(t *testing.T) {
+	body := []byte(`{"id":"evt_1","type":"agent.skill.installed","created_at":"2026-02-18T14:30:00Z","data":{}}`)
+	header := botonom.SignPayload(body, "whsec_n", time.Now())
+	r := runIn(t, nil, string(body)+"\n", "verify", "--secret", "whsec_n", "--header", header)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "the body ends with a newline")
+
+	r = runIn(t, nil, string(body), "verify", "--header", header)
+	assert.Equal(t, 2, r.code, "no secret")
+	t.Setenv("BOTONOM_WEBHOOK_SECRET", "whsec_n")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"verify", "--header", header}, bytes.NewReader(body), &stdout, &stderr)
+	assert.Equal(t, 0, code, stderr.String())
+	assert.Equal(t, "signature valid (event evt_1, type agent.skill.installed)\n", stdout.String())
+}
+
+func TestRun_VerifyNotAnEvent(t *testing.T) {
+	body := []byte(`{"hello":"world"}`)
+	header := botonom.SignPayload(body, "whsec_n", time.Now())
+	r := runIn(t, nil, string(body), "verify", "--secret", "whsec_n", "--header", header)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "signature valid, but the body is not a Botonom event")
+}
+
+func TestRun_MockInProcess(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "agents.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"data": [{"id": "agt_z", "name": "Z", "status": "online", "skills": []}], "has_more": false, "next_cursor": ""}`), 0o600))
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"mock", "--addr", "127.0.0.1:0", "--agents", file, "--rate-limit", "2/h"}, strings.NewReader(""), stdout, stderr)
+	}()
+	var base string
+	require.Eventually(t, func() bool {
+		sub := exportLine.FindStringSubmatch(stdout.String())
+		if sub != nil {
+			base = sub[1]
+		}
+		return sub != nil
+	}, 10*time.Second, 10*time.Millisecond)
+
+	// By hand: the SDK would wait for the window to reset rather than
+	// send a request bound to fail.
+	var statuses []int
+	for range 3 {
+		req, err := http.NewRequest(http.MethodGet, base+"agents/agt_z", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+botonomtest.Token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		statuses = append(statuses, resp.StatusCode)
+	}
+	assert.Equal(t, []int{200, 200, 429}, statuses, "--rate-limit 2/h")
+	assert.Regexp(t, regexp.MustCompile(`(?m) GET /v1/agents/agt_z 429 req_\d+$`), stderr.String())
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, stderr.String())
+	case <-time.After(5 * time.Second):
+		t.Fatal("mock did not stop")
+	}
+}
+
+func TestParseRateLimit(t *testing.T) {
+	for in, want := range map[string]struct {
+		limit  int
+		window time.Duration
+	}{
+		"100/min": {100, time.Minute}, "100": {100, time.Minute}, "5/s": {5, time.Second},
+		"3600/h": {3600, time.Hour}, " 7 / sec ": {7, time.Second},
+	} {
+		limit, window, err := parseRateLimit(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want.limit, limit, in)
+		assert.Equal(t, want.window, window, in)
+	}
+	for _, in := range []string{"", "0/min", "-1", "ten/min", "5/day"} {
+		_, _, err := parseRateLimit(in)
+		assert.Error(t, err, in)
+	}
+}
+
+func TestLoadAgents(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	c := &cli{stdin: strings.NewReader(`[{"id":"agt_in","name":"In"}]`)}
+	agents, err := loadAgents(c, "-")
+	require.NoError(t, err)
+	assert.Equal(t, "agt_in", agents[0].ID)
+
+	_, err = loadAgents(c, write("typo.json", `[{"id":"agt_1","skill":["x"]}]`))
+	assert.ErrorContains(t, err, `unknown field "skill"`)
+	_, err = loadAgents(c, write("null.json", `[null]`))
+	assert.ErrorContains(t, err, "null")
+	_, err = loadAgents(c, write("two.json", `[] []`))
+	assert.ErrorContains(t, err, "more than one")
+	_, err = loadAgents(c, filepath.Join(dir, "missing.json"))
+	assert.ErrorContains(t, err, "--agents")
+}
+
+func TestReachableURL(t *testing.T) {
+	assert.Equal(t, "http://127.0.0.1:12111/v1/", reachableURL("http://[::]:12111/v1/"))
+	assert.Equal(t, "http://127.0.0.1:12111/v1/", reachableURL("http://0.0.0.0:12111/v1/"))
+	assert.Equal(t, "http://10.0.0.2:1/v1/", reachableURL("http://10.0.0.2:1/v1/"))
+}
+
+func TestParseInterspersed(t *testing.T) {
+	fs := newFlagSet("x")
+	b := fs.Bool("b", false, "")
+	s := fs.String("s", "", "")
+	pos, err := parseInterspersed(fs, []string{"a", "-b", "c", "--s", "v", "--", "-d", "--b"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "c", "-d", "--b"}, pos)
+	assert.True(t, *b)
+	assert.Equal(t, "v", *s)
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	botonom "github.com/botonom/botonom-go"
+)
+
+const usageUsage = `Usage: botonom usage [--from TIME] [--to TIME] [--agent ID] [--granularity hour|day|month] [--output json|table]
+
+Prints the workspace's token usage between --from and --to, in total and
+per period. Times are RFC 3339 ("2026-02-01T00:00:00Z") or a date
+("2026-02-01", midnight UTC); without them the API chooses (the current
+period and those before it). --agent restricts it to one agent.
+Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
+`
+
+func runUsage(c *cli, args []string) int {
+	fs := newFlagSet("usage")
+	output := outputFlag(fs)
+	from := fs.String("from", "", "start of the span, RFC 3339 or YYYY-MM-DD")
+	to := fs.String("to", "", "end of the span, RFC 3339 or YYYY-MM-DD")
+	agent := fs.String("agent", "", "only this agent's usage (agent `ID`)")
+	granularity := fs.String("granularity", "", "period length: hour, day or month (the API's default: day)")
+	if _, code, ok := c.parse(fs, usageUsage, args, 0, 0); !ok {
+		return code
+	}
+	if err := checkOutput(*output); err != nil {
+		return c.usageError(fs, usageUsage, err)
+	}
+	opts := &botonom.UsageOptions{AgentID: *agent, Granularity: botonom.Granularity(*granularity)}
+	switch opts.Granularity {
+	case "", botonom.GranularityHour, botonom.GranularityDay, botonom.GranularityMonth:
+	default:
+		return c.usageError(fs, usageUsage, fmt.Errorf("--granularity %q: want hour, day or month", *granularity))
+	}
+	var err error
+	if opts.From, err = parseTime("--from", *from); err != nil {
+		return c.usageError(fs, usageUsage, err)
+	}
+	if opts.To, err = parseTime("--to", *to); err != nil {
+		return c.usageError(fs, usageUsage, err)
+	}
+	return c.withClient(func(client *botonom.Client) error {
+		ctx, cancel := contextWithTimeout(c, apiTimeout)
+		defer cancel()
+		usage, _, err := client.Analytics.Usage(ctx, opts)
+		if err != nil {
+			return err
+		}
+		if *output == "json" {
+			return writeJSON(c.stdout, usage)
+		}
+		row := func(label string, u botonom.UsageCounts) []string {
+			return []string{label, itoa(u.Requests), itoa(u.InputTokens), itoa(u.OutputTokens), itoa(u.TotalTokens)}
+		}
+		rows := make([][]string, 0, len(usage.Data)+1)
+		for _, p := range usage.Data {
+			rows = append(rows, row(p.PeriodStart.UTC().Format(time.RFC3339), p.UsageCounts))
+		}
+		rows = append(rows, row("TOTAL", usage.Total))
+		return writeTable(c.stdout, []string{"PERIOD START", "REQUESTS", "INPUT TOKENS", "OUTPUT TOKENS", "TOTAL TOKENS"}, rows)
+	})
+}
+
+// parseTime parses RFC 3339 or a date (midnight UTC); "" is the zero time.
+func parseTime(flagName, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-02-01T00:00:00Z) or a date (2026-02-01)", flagName, s)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
