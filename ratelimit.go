@@ -132,12 +132,21 @@ func (s *rateState) observe(resp *http.Response, clock func() time.Time) {
 		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			serverNow = d
 		}
-		resetAt = now.Add(rate.Reset.Sub(serverNow))
+		if ahead := rate.Reset.Sub(serverNow); ahead <= maxRateLimitHold {
+			resetAt = now.Add(ahead)
+		}
 	}
 	s.mu.Lock()
 	s.rate, s.resetAt = rate, resetAt
 	s.mu.Unlock()
 }
+
+// maxRateLimitHold bounds how far ahead a spent window's reset may be for
+// the client to hold calls back before sending (1 hour; the API's windows
+// are a minute). A reset further out is a broken header (or a proxy with no
+// clock): holding on it would refuse every call for good, since nothing
+// sent means no newer header to correct it.
+const maxRateLimitHold = time.Hour
 
 // untilReset is how long until the spent window resets; 0 when the limit
 // is not spent or the window has passed. Like observe, it reads the clock
@@ -259,8 +268,12 @@ func (b *retryBudget) succeeded(info *callInfo) {
 // small connection pool) survive.
 func (c *Client) newRetryableClient() *retryablehttp.Client {
 	inner := &http.Client{}
+	var policy func(*http.Request, []*http.Request) error
 	if hc := c.cfg.httpClient; hc != nil {
-		inner.CheckRedirect, inner.Jar, inner.Timeout = hc.CheckRedirect, hc.Jar, hc.Timeout
+		policy, inner.Jar, inner.Timeout = hc.CheckRedirect, hc.Jar, hc.Timeout
+	}
+	inner.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		return checkRedirect(req, via, policy)
 	}
 	inner.Transport = &transport{c: c, next: c.nextTransport()}
 	return &retryablehttp.Client{
@@ -277,6 +290,26 @@ func (c *Client) newRetryableClient() *retryablehttp.Client {
 		Backoff:        c.backoff,
 		ErrorHandler:   passthroughErrorHandler,
 	}
+}
+
+// maxRedirects is how many redirects one attempt follows, as net/http.
+const maxRedirects = 10
+
+// checkRedirect keeps the token on the origin the client was pointed at:
+// net/http drops Authorization on a redirect to another host, but keeps it
+// for another port or scheme of the same host (an http:// downgrade, say);
+// this drops it then too. policy is the caller's CheckRedirect, if any.
+func checkRedirect(req *http.Request, via []*http.Request, policy func(*http.Request, []*http.Request) error) error {
+	if origin := via[0].URL; req.URL.Scheme != origin.Scheme || req.URL.Host != origin.Host {
+		req.Header.Del("Authorization")
+	}
+	if policy != nil {
+		return policy(req, via)
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	return nil
 }
 
 // nextTransport is the transport requests finally go through: the caller's

@@ -633,3 +633,30 @@ func BenchmarkRetryPolicyOverhead(b *testing.B) {
 		})
 	}
 }
+
+func TestRateLimit_AbsurdResetIsNotHeld(t *testing.T) {
+	now := time.Date(2026, 2, 18, 14, 30, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	for name, tc := range map[string]struct {
+		reset, date time.Time
+		held        bool
+	}{
+		"reset in 30 s":        {now.Add(30 * time.Second), now, true},
+		"reset in 10 years":    {now.AddDate(10, 0, 0), now, false},
+		"proxy Date of 1970":   {now.Add(30 * time.Second), time.Unix(0, 0), false},
+		"reset in 59 min":      {now.Add(59 * time.Minute), now, true},
+		"reset already passed": {now.Add(-time.Minute), now, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := &http.Response{Header: http.Header{}}
+			resp.Header.Set("X-RateLimit-Limit", "100")
+			resp.Header.Set("X-RateLimit-Remaining", "0")
+			resp.Header.Set("X-RateLimit-Reset", strconv.FormatInt(tc.reset.Unix(), 10))
+			resp.Header.Set("Date", tc.date.Format(http.TimeFormat))
+			var s rateState
+			s.observe(resp, clock)
+			wait, _ := s.untilReset(clock)
+			assert.Equal(t, tc.held, wait > 0, "wait %s", wait)
+		})
+	}
+}
