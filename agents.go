@@ -2,7 +2,6 @@ package botonom
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -69,7 +68,7 @@ type ListOptions struct {
 
 func (o *ListOptions) validate() error {
 	if o.Limit < 0 || o.Limit > 100 {
-		return fmt.Errorf("botonom: limit must be between 1 and 100, got %d", o.Limit)
+		return invalidArgf("limit must be between 1 and 100, got %d", o.Limit)
 	}
 	return nil
 }
@@ -157,7 +156,7 @@ func (s *AgentsService) ListTasks(ctx context.Context, id string, opts *ListTask
 			return nil, nil, err
 		}
 		if !opts.CreatedAfter.IsZero() && !opts.CreatedBefore.IsZero() && opts.CreatedBefore.Before(opts.CreatedAfter) {
-			return nil, nil, errors.New("botonom: list tasks: created_before is before created_after")
+			return nil, nil, invalidArgf("list tasks: created_before is before created_after")
 		}
 	}
 	return listPage[Task](ctx, s.client, path, opts)
@@ -205,10 +204,10 @@ func (s *AgentsService) RemoveSkills(ctx context.Context, id string, skills ...s
 
 func (r *UpdateSkillsRequest) validate() error {
 	if r == nil {
-		return errors.New("botonom: update skills: nil request")
+		return invalidArgf("update skills: nil request")
 	}
 	if len(r.Install) == 0 && len(r.Remove) == 0 {
-		return errors.New("botonom: update skills: install and remove are both empty")
+		return invalidArgf("update skills: install and remove are both empty")
 	}
 	for _, list := range []struct {
 		field  string
@@ -216,7 +215,7 @@ func (r *UpdateSkillsRequest) validate() error {
 	}{{"install", r.Install}, {"remove", r.Remove}} {
 		for i, skill := range list.skills {
 			if strings.TrimSpace(skill) == "" {
-				return fmt.Errorf("botonom: update skills: %s[%d] is empty", list.field, i)
+				return invalidArgf("update skills: %s[%d] is empty", list.field, i)
 			}
 		}
 	}

@@ -152,6 +152,9 @@ func TestAgents_BadInputSendsNothing(t *testing.T) {
 			err := call()
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "botonom: ")
+			assert.ErrorIs(t, err, ErrInvalidArgument)
+			var apiErr *APIError
+			assert.False(t, errors.As(err, &apiErr), "not an API answer")
 		})
 	}
 	assert.Zero(t, mt.GetTotalCallCount(), "no request may be sent for bad input")

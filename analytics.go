@@ -2,8 +2,6 @@ package botonom
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -58,10 +56,10 @@ func (o *UsageOptions) validate() error {
 	switch o.Granularity {
 	case "", GranularityHour, GranularityDay, GranularityMonth:
 	default:
-		return fmt.Errorf("botonom: usage: granularity %q is not hour, day or month", o.Granularity)
+		return invalidArgf("usage: granularity %q is not hour, day or month", o.Granularity)
 	}
 	if !o.From.IsZero() && !o.To.IsZero() && o.To.Before(o.From) {
-		return errors.New("botonom: usage: to is before from")
+		return invalidArgf("usage: to is before from")
 	}
 	return nil
 }

@@ -54,5 +54,6 @@ func TestAnalyticsUsage_BadInputSendsNothing(t *testing.T) {
 	assert.ErrorContains(t, err, `granularity "week"`)
 	_, _, err = c.Analytics.Usage(context.Background(), &UsageOptions{From: mustTime("2026-02-02T00:00:00Z"), To: mustTime("2026-02-01T00:00:00Z")})
 	assert.ErrorContains(t, err, "to is before from")
+	assert.ErrorIs(t, err, ErrInvalidArgument)
 	assert.Zero(t, mt.GetTotalCallCount())
 }

@@ -375,7 +375,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 		rd = bytes.NewReader(buf)
 	}
 	if ctx == nil {
-		return nil, errors.New("botonom: nil context")
+		return nil, invalidArgf("nil context")
 	}
 	if info != nil {
 		info.Context = ctx
@@ -423,7 +423,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 // endpoints the SDK does not wrap yet.
 func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	if req == nil {
-		return nil, errors.New("botonom: Do: nil request")
+		return nil, invalidArgf("Do: nil request")
 	}
 	info := &callInfo{Context: req.Context()}
 	req = req.WithContext(info)
@@ -537,11 +537,11 @@ const maxIdempotencyKeyLen = 255
 // characters, so it survives as a header unchanged.
 func validateIdempotencyKey(key string) error {
 	if len(key) > maxIdempotencyKeyLen {
-		return fmt.Errorf("botonom: idempotency key is %d bytes, longer than %d", len(key), maxIdempotencyKeyLen)
+		return invalidArgf("idempotency key is %d bytes, longer than %d", len(key), maxIdempotencyKeyLen)
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] <= ' ' || key[i] >= 0x7f {
-			return fmt.Errorf("botonom: idempotency key has a character that is not visible ASCII at byte %d", i)
+			return invalidArgf("idempotency key has a character that is not visible ASCII at byte %d", i)
 		}
 	}
 	return nil
@@ -553,9 +553,9 @@ func validateIdempotencyKey(key string) error {
 func validateID(field, id string) error {
 	switch strings.TrimSpace(id) {
 	case "":
-		return fmt.Errorf("botonom: %s is empty", field)
+		return invalidArgf("%s is empty", field)
 	case ".", "..":
-		return fmt.Errorf("botonom: %s %q is not a valid ID", field, id)
+		return invalidArgf("%s %q is not a valid ID", field, id)
 	}
 	return nil
 }

@@ -249,6 +249,7 @@ func TestDo_SuccessBodyOverCapIsAnError(t *testing.T) {
 	_, _, err := c.Agents.Get(context.Background(), "agt_1")
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "exceeds the size limit")
+	assert.ErrorIs(t, err, ErrResponseTooLarge)
 	assert.ErrorContains(t, err, "req_test_1")
 }
 

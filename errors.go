@@ -24,6 +24,28 @@ var (
 	ErrServer       = errors.New("botonom: server error") // 5xx
 )
 
+// ErrInvalidArgument matches (errors.Is) every error for bad input that
+// the client refused before sending anything: an empty or dot-segment ID,
+// a nil request, empty content, a limit outside 1–100, an unknown event
+// name, a bad idempotency key… The error's text names the field.
+var ErrInvalidArgument = errors.New("botonom: invalid argument")
+
+// argError is a bad-input error; it matches ErrInvalidArgument.
+type argError struct{ msg string }
+
+func (e *argError) Error() string        { return e.msg }
+func (e *argError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// invalidArgf returns a bad-input error "botonom: <formatted text>".
+func invalidArgf(format string, args ...any) error {
+	return &argError{msg: "botonom: " + fmt.Sprintf(format, args...)}
+}
+
+// ErrResponseTooLarge matches (errors.Is) the error for a success body
+// larger than the client's cap (WithMaxResponseSize); the client stopped
+// reading at the cap.
+var ErrResponseTooLarge = capped.ErrTooLarge
+
 // maxErrorBodySize is the most the client reads of a non-2xx body (1 MiB).
 const maxErrorBodySize = 1 << 20
 

@@ -2,7 +2,6 @@ package botonom
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -61,10 +60,10 @@ func (s *AgentsService) SendMessage(ctx context.Context, id string, body *SendMe
 		return nil, nil, err
 	}
 	if body == nil {
-		return nil, nil, errors.New("botonom: send message: nil request")
+		return nil, nil, invalidArgf("send message: nil request")
 	}
 	if strings.TrimSpace(body.Content) == "" {
-		return nil, nil, errors.New("botonom: send message: content is empty")
+		return nil, nil, invalidArgf("send message: content is empty")
 	}
 	return call[Message](ctx, s.client, http.MethodPost, path, body)
 }

@@ -76,26 +76,26 @@ func (r *RegisterWebhookRequest) idempotencyKey() string { return r.IdempotencyK
 
 func (r *RegisterWebhookRequest) validate() error {
 	if r == nil {
-		return errors.New("botonom: register webhook: nil request")
+		return invalidArgf("register webhook: nil request")
 	}
 	if strings.TrimSpace(r.URL) == "" {
-		return errors.New("botonom: register webhook: url is empty")
+		return invalidArgf("register webhook: url is empty")
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" ||
 		strings.ContainsFunc(r.URL, unicode.IsSpace) {
-		return fmt.Errorf("botonom: register webhook: url %q is not an absolute http(s) URL", r.URL)
+		return invalidArgf("register webhook: url %q is not an absolute http(s) URL", r.URL)
 	}
 	if len(r.Events) == 0 {
-		return errors.New("botonom: register webhook: events is empty")
+		return invalidArgf("register webhook: events is empty")
 	}
 	for i, ev := range r.Events {
 		if !ev.Known() {
-			return fmt.Errorf("botonom: register webhook: events[%d] %q is not a known event type", i, ev)
+			return invalidArgf("register webhook: events[%d] %q is not a known event type", i, ev)
 		}
 	}
 	if strings.TrimSpace(r.Secret) == "" {
-		return errors.New("botonom: register webhook: secret is empty")
+		return invalidArgf("register webhook: secret is empty")
 	}
 	return nil
 }

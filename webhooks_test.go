@@ -64,6 +64,7 @@ func TestWebhooksRegister_BadInputSendsNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := c.Webhooks.Register(context.Background(), tc.mutate(ok()))
 			assert.ErrorContains(t, err, tc.want)
+			assert.ErrorIs(t, err, ErrInvalidArgument)
 		})
 	}
 	assert.Zero(t, mt.GetTotalCallCount())
