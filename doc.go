@@ -41,7 +41,8 @@
 //	if errors.As(err, &rle) { wait(rle.RetryAfter) }
 //
 // Bad arguments (empty IDs, empty content, a limit outside 1–100, unknown
-// event names) are errors before anything is sent.
+// event names) are errors before anything is sent; they match
+// errors.Is(err, botonom.ErrInvalidArgument).
 //
 // # Retries and rate limits
 //
