@@ -95,6 +95,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -358,6 +359,23 @@ func Start(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("botonomtest: Start: %w", err)
 	}
 	return s, nil
+}
+
+// ClientFromEnvOrFake is what a program that should run with or without a
+// token needs: with BOTONOM_API_TOKEN set, a client for the real API
+// (botonom.NewClientFromEnv with clientOpts) and a nil Server; without,
+// a fake started with Start(opts...), a client for it, and the fake, which
+// the caller closes.
+func ClientFromEnvOrFake(opts []Option, clientOpts ...botonom.Option) (*botonom.Client, *Server, error) {
+	if os.Getenv("BOTONOM_API_TOKEN") != "" {
+		c, err := botonom.NewClientFromEnv(clientOpts...)
+		return c, nil, err
+	}
+	s, err := Start(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.Client(clientOpts...), s, nil
 }
 
 // reporter is the part of testing.TB the server reports through.

@@ -32,25 +32,17 @@ func run() error {
 	defer cancel()
 
 	// The API when a token is set, else the fake API in this process.
-	var client *botonom.Client
-	if os.Getenv("BOTONOM_API_TOKEN") != "" {
-		c, err := botonom.NewClientFromEnv()
-		if err != nil {
-			return err
-		}
-		client = c
-	} else {
-		srv, err := botonomtest.Start()
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		client = srv.Client()
+	client, fake, err := botonomtest.ClientFromEnvOrFake(nil)
+	if err != nil {
+		return err
+	}
+	if fake != nil {
+		defer fake.Close()
 		fmt.Println("(BOTONOM_API_TOKEN is not set: using the built-in fake API)")
 	}
 
 	// 1. errors.Is: an agent that does not exist is a 404.
-	_, _, err := client.Agents.Get(ctx, "agt_does_not_exist")
+	_, _, err = client.Agents.Get(ctx, "agt_does_not_exist")
 	if !errors.Is(err, botonom.ErrNotFound) {
 		return fmt.Errorf("unknown agent: expected ErrNotFound, got %v", err)
 	}
@@ -79,13 +71,13 @@ func run() error {
 	fmt.Println("errors.Is(err, botonom.ErrUnauthorized): true")
 	fmt.Printf("  err: %v\n", err)
 
-	// 4. A bad argument is refused before anything is sent: no request,
-	// so no *botonom.APIError and no response.
+	// 4. A bad argument is refused before anything is sent: it matches
+	// botonom.ErrInvalidArgument, and there is no response.
 	_, resp, err := client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: ""})
-	if err == nil {
-		return errors.New("empty content: expected an error")
+	if !errors.Is(err, botonom.ErrInvalidArgument) {
+		return fmt.Errorf("empty content: expected ErrInvalidArgument, got %v", err)
 	}
-	fmt.Printf("empty content: an *APIError? %t, a response? %t\n", errors.As(err, &apiErr), resp != nil)
+	fmt.Printf("errors.Is(err, botonom.ErrInvalidArgument): true (a response? %t)\n", resp != nil)
 	fmt.Printf("  err: %v\n", err)
 	return nil
 }

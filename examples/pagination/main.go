@@ -32,20 +32,12 @@ func run() error {
 	defer cancel()
 
 	// The API when a token is set, else the fake API in this process.
-	var client *botonom.Client
-	if os.Getenv("BOTONOM_API_TOKEN") != "" {
-		c, err := botonom.NewClientFromEnv()
-		if err != nil {
-			return err
-		}
-		client = c
-	} else {
-		srv, err := botonomtest.Start()
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		client = srv.Client()
+	client, fake, err := botonomtest.ClientFromEnvOrFake(nil)
+	if err != nil {
+		return err
+	}
+	if fake != nil {
+		defer fake.Close()
 		fmt.Println("(BOTONOM_API_TOKEN is not set: using the built-in fake API)")
 	}
 

@@ -38,23 +38,15 @@ func run() error {
 	defer cancel()
 
 	// The API when a token is set, else the fake API in this process.
-	var client *botonom.Client
-	var fake *botonomtest.Server
-	if os.Getenv("BOTONOM_API_TOKEN") != "" {
-		c, err := botonom.NewClientFromEnv()
-		if err != nil {
-			return err
-		}
-		client = c
-		fmt.Println("Botonom quick start — against", client.BaseURL())
-	} else {
-		srv, err := botonomtest.Start()
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		client, fake = srv.Client(), srv
+	client, fake, err := botonomtest.ClientFromEnvOrFake(nil)
+	if err != nil {
+		return err
+	}
+	if fake != nil {
+		defer fake.Close()
 		fmt.Println("Botonom quick start — BOTONOM_API_TOKEN is not set: running against the built-in fake API (botonomtest, in-process)")
+	} else {
+		fmt.Println("Botonom quick start — against", client.BaseURL())
 	}
 
 	// 1. Every agent of the workspace; ListAll follows the pages.
