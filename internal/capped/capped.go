@@ -1,10 +1,9 @@
-// Package capped reads and decodes HTTP bodies without ever holding more than
+// Package capped reads HTTP bodies without ever holding more than
 // a fixed number of bytes, so a hostile or broken server cannot make the SDK
 // allocate without bound.
 package capped
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,11 +19,6 @@ type Reader struct {
 	N int64 // bytes still allowed
 	// Limit is the original cap, kept for the error message.
 	Limit int64
-}
-
-// NewReader caps r at limit bytes.
-func NewReader(r io.Reader, limit int64) *Reader {
-	return &Reader{R: r, N: limit, Limit: limit}
 }
 
 // Read implements io.Reader.
@@ -44,12 +38,6 @@ func (c *Reader) Read(p []byte) (int, error) {
 	n, err := c.R.Read(p)
 	c.N -= int64(n)
 	return n, err
-}
-
-// DecodeJSON decodes one JSON value from r into v, reading at most limit
-// bytes. Trailing bytes after the value are left unread.
-func DecodeJSON(r io.Reader, limit int64, v any) error {
-	return json.NewDecoder(NewReader(r, limit)).Decode(v)
 }
 
 // ReadAll reads r up to limit bytes and reports whether more followed. It
