@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -56,15 +57,26 @@ func headerValue(h http.Header, key string) string {
 }
 
 // parseRate reads the X-RateLimit-* headers; ok is false unless all three
-// are present and well-formed.
+// are present and plain decimal numbers (no sign), the reset at most maxUnix.
 func parseRate(h http.Header) (r Rate, ok bool) {
-	limit, err1 := strconv.Atoi(strings.TrimSpace(headerValue(h, headerRateLimit)))
-	remaining, err2 := strconv.Atoi(strings.TrimSpace(headerValue(h, headerRateRemaining)))
-	reset, err3 := strconv.ParseInt(strings.TrimSpace(headerValue(h, headerRateReset)), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || limit < 0 || remaining < 0 || reset < 0 || reset > maxUnix {
+	limit, ok1 := parseUnsigned(headerValue(h, headerRateLimit))
+	remaining, ok2 := parseUnsigned(headerValue(h, headerRateRemaining))
+	reset, ok3 := parseUnsigned(headerValue(h, headerRateReset))
+	if !ok1 || !ok2 || !ok3 || limit > math.MaxInt32 || remaining > math.MaxInt32 || reset > maxUnix {
 		return Rate{}, false
 	}
-	return Rate{Limit: limit, Remaining: remaining, Reset: time.Unix(reset, 0).UTC()}, true
+	return Rate{Limit: int(limit), Remaining: int(remaining), Reset: time.Unix(reset, 0).UTC()}, true
+}
+
+// parseUnsigned parses a header value that must be a plain decimal number:
+// surrounding spaces are allowed, a sign ("+5", "-0") is not.
+func parseUnsigned(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // maxUnix keeps parsed times far from time.Duration overflow (year 2286).
