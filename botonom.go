@@ -457,7 +457,7 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (*Response, error)
 	}
 	defer drainAndClose(hresp.Body, &info.drain)
 	resp := newResponse(hresp)
-	if err := checkResponse(hresp, c.cfg.now()); err != nil {
+	if err := checkResponse(hresp, c.cfg.now); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {
 			apiErr.Attempts = info.attempts

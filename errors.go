@@ -152,22 +152,22 @@ type errorBody struct {
 // checkResponse returns nil for a 2xx answer and otherwise the typed error
 // for it. It decides from the status and headers alone, then reads at most
 // maxErrorBodySize bytes of the body for the details; a body that is
-// missing, empty, not JSON or cut off leaves those details empty. now is the
-// clock used to turn rate-limit headers into a wait.
-func checkResponse(resp *http.Response, now time.Time) error {
+// missing, empty, not JSON or cut off leaves those details empty. clock
+// turns a 429's rate-limit headers into a wait; it is read for a 429 only.
+func checkResponse(resp *http.Response, clock func() time.Time) error {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return nil
 	}
 	apiErr := &APIError{StatusCode: resp.StatusCode, RequestID: resp.Header.Get(headerRequestID)}
 	if resp.Body != nil {
-		if data, _, err := capped.ReadAll(resp.Body, maxErrorBodySize); err == nil || len(data) > 0 {
-			var body errorBody
-			if json.Unmarshal(data, &body) == nil {
-				apiErr.Type = body.Error.Type
-				apiErr.Code = body.Error.Code
-				apiErr.Message = body.Error.Message
-				apiErr.Param = body.Error.Param
-			}
+		// A read error leaves a prefix that does not decode: no details.
+		data, _, _ := capped.ReadAll(resp.Body, maxErrorBodySize)
+		var body errorBody
+		if json.Unmarshal(data, &body) == nil {
+			apiErr.Type = body.Error.Type
+			apiErr.Code = body.Error.Code
+			apiErr.Message = body.Error.Message
+			apiErr.Param = body.Error.Param
 		}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -175,7 +175,7 @@ func checkResponse(resp *http.Response, now time.Time) error {
 			apiErr.Type = "rate_limit_error"
 		}
 		rate, _ := parseRate(resp.Header)
-		wait, _ := serverWait(resp, now)
+		wait, _ := serverWait(resp, clock())
 		return &RateLimitError{APIError: apiErr, Rate: rate, RetryAfter: wait}
 	}
 	return apiErr

@@ -97,7 +97,7 @@ func TestCheckResponse_RateLimitErrorCarriesRateAndRetryAfter(t *testing.T) {
 func TestCheckResponse_ReadsAtMostOneMiB(t *testing.T) {
 	counter := &countingBody{r: strings.NewReader(`{"error":{"type":"api_error","message":"` + strings.Repeat("x", 3<<20) + `"}}`)}
 	resp := &http.Response{StatusCode: 500, Header: http.Header{"X-Request-Id": {"req_big"}}, Body: counter}
-	err := checkResponse(resp, time.Now())
+	err := checkResponse(resp, time.Now)
 	var apiErr *APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 500, apiErr.StatusCode)
@@ -108,7 +108,7 @@ func TestCheckResponse_ReadsAtMostOneMiB(t *testing.T) {
 
 func TestCheckResponse_SuccessIsNil(t *testing.T) {
 	for _, code := range []int{200, 201, 204, 299} {
-		assert.NoError(t, checkResponse(&http.Response{StatusCode: code, Header: http.Header{}}, time.Now()))
+		assert.NoError(t, checkResponse(&http.Response{StatusCode: code, Header: http.Header{}}, time.Now))
 	}
 }
 

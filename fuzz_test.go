@@ -13,6 +13,8 @@ import (
 
 var fuzzNow = time.Date(2026, 2, 18, 14, 30, 0, 0, time.UTC)
 
+func fuzzClock() time.Time { return fuzzNow }
+
 // FuzzParseRetryAfter: serverWait (Retry-After, else X-RateLimit-Reset
 // against Date) never panics, never answers a negative wait, answers 0
 // when it found nothing, and caps delay-seconds at maxUnix seconds; the
@@ -48,10 +50,9 @@ func FuzzParseRetryAfter(f *testing.F) {
 			}
 		}
 		var st rateState
-		clock := func() time.Time { return fuzzNow }
-		st.observe(resp, clock)
-		_, _ = st.untilReset(clock)
-		_ = checkResponse(resp, fuzzNow) // a 429's RetryAfter comes from here too
+		st.observe(resp, fuzzClock)
+		_, _ = st.untilReset(fuzzClock)
+		_ = checkResponse(resp, fuzzClock) // a 429's RetryAfter comes from here too
 	})
 }
 
@@ -109,7 +110,7 @@ func FuzzCheckResponse(f *testing.F) {
 		}
 		cr := &countingBody{r: rd}
 		resp := &http.Response{StatusCode: status, Header: http.Header{"X-Request-Id": {"req_fuzz"}}, Body: cr}
-		err := checkResponse(resp, fuzzNow)
+		err := checkResponse(resp, fuzzClock)
 		if cr.n > maxErrorBodySize+1 {
 			t.Fatalf("read %d bytes of an error body", cr.n)
 		}
