@@ -342,8 +342,7 @@ type Response struct {
 	NextCursor string
 }
 
-func newResponse(r *http.Response) *Response {
-	rate, _ := parseRate(r.Header)
+func newResponse(r *http.Response, rate Rate) *Response {
 	return &Response{Response: r, Rate: rate, RequestID: headerValue(r.Header, headerRequestID)}
 }
 
@@ -456,7 +455,7 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (*Response, error)
 		return nil, c.callError(req, info, err)
 	}
 	defer drainAndClose(hresp.Body, &info.drain)
-	resp := newResponse(hresp)
+	resp := newResponse(hresp, info.rate)
 	if err := checkResponse(hresp, c.cfg.now); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {

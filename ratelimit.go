@@ -128,14 +128,14 @@ func (s *rateState) get() Rate {
 	return s.rate
 }
 
-// observe records the rate-limit headers of an answer received just now.
-// It reads the clock only when the limit is spent: clock reads are not
-// free (about 100 ns on some virtual machines), and this runs on every
-// answer.
-func (s *rateState) observe(resp *http.Response, clock func() time.Time) {
+// observe records the rate-limit headers of an answer received just now,
+// and returns them (the zero Rate when the answer has none). It reads the
+// clock only when the limit is spent: clock reads are not free (about
+// 100 ns on some virtual machines), and this runs on every answer.
+func (s *rateState) observe(resp *http.Response, clock func() time.Time) Rate {
 	rate, ok := parseRate(resp.Header)
 	if !ok {
-		return
+		return Rate{}
 	}
 	var resetAt time.Time
 	if rate.Remaining == 0 {
@@ -151,6 +151,7 @@ func (s *rateState) observe(resp *http.Response, clock func() time.Time) {
 	s.mu.Lock()
 	s.rate, s.resetAt = rate, resetAt
 	s.mu.Unlock()
+	return rate
 }
 
 // maxRateLimitHold bounds how far ahead a spent window's reset may be for
@@ -188,6 +189,7 @@ type callInfo struct {
 	retryable   bool // may be retried after a 5xx or transport error
 	attempts    int  // attempts started so far
 	budgetSpent int  // retry-budget tokens this call took
+	rate        Rate // the rate-limit headers of the latest answer
 
 	firstRetryCount [1]string             // X-Botonom-Retry-Count of the first attempt
 	rreq            retryablehttp.Request // the request as the retry loop sees it
@@ -512,7 +514,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if cancel != nil {
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	}
-	t.c.state.observe(resp, cfg.now)
+	rate := t.c.state.observe(resp, cfg.now)
+	if info := callInfoFrom(ctx); info != nil {
+		info.rate = rate // for the Response, without parsing the headers again
+	}
 	return resp, nil
 }
 
