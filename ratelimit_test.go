@@ -49,6 +49,16 @@ func (s *attemptServer) count() int {
 	return len(s.requests)
 }
 
+func (s *attemptServer) methods() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, r := range s.requests {
+		out = append(out, r.Method)
+	}
+	return out
+}
+
 func (s *attemptServer) header(key string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,16 +167,22 @@ func TestRetry_POSTWithoutKeyIsRetriedOn429(t *testing.T) {
 }
 
 func TestRetry_RetryableStatusesOnGETAndPUT(t *testing.T) {
+	calls := map[string]func(*Client) error{
+		"GET": func(c *Client) error { _, _, err := c.Agents.Get(context.Background(), "agt_1"); return err },
+		"PUT": func(c *Client) error {
+			_, _, err := c.Agents.InstallSkills(context.Background(), "agt_1", "calendar")
+			return err
+		},
+	}
 	for _, code := range []int{408, 429, 500, 502, 503, 504} {
-		t.Run(strconv.Itoa(code), func(t *testing.T) {
-			srv := newAttemptServer(t, statuses(code))
-			c := srv.client(t)
-			_, _, err := c.Agents.Get(context.Background(), "agt_1")
-			require.NoError(t, err)
-			_, _, err = c.Agents.InstallSkills(context.Background(), "agt_1", "calendar")
-			require.NoError(t, err)
-			assert.Equal(t, 3, srv.count(), "GET retried once, PUT not needed after the server recovered")
-		})
+		for method, call := range calls {
+			t.Run(fmt.Sprintf("%s/%d", method, code), func(t *testing.T) {
+				srv := newAttemptServer(t, statuses(code))
+				require.NoError(t, call(srv.client(t)))
+				assert.Equal(t, 2, srv.count(), "the failed attempt, then the retry")
+				assert.Equal(t, []string{method, method}, srv.methods())
+			})
+		}
 	}
 }
 
