@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -117,8 +118,10 @@ func TestAPIError_TextWithoutBody(t *testing.T) {
 	assert.Equal(t, "botonom: 503 service unavailable (request req_9, after 4 attempts)", err.Error())
 }
 
+// countingBody is a request or response body that counts the bytes read
+// through it.
 type countingBody struct {
-	r interface{ Read([]byte) (int, error) }
+	r io.Reader
 	n int64
 }
 

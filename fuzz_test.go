@@ -105,8 +105,7 @@ func FuzzCheckResponse(f *testing.F) {
 		status = 100 + status%900
 		var rd io.Reader = bytes.NewReader(body)
 		if long && len(body) > 0 {
-			rd = io.LimitReader(&repeating{pattern: body}, 1<<20+4096)
-			rd.(*io.LimitedReader).R.(*repeating).max = 1 << 40
+			rd = &repeating{pattern: body, max: 1<<20 + 4096}
 		}
 		cr := &countingBody{r: rd}
 		resp := &http.Response{StatusCode: status, Header: http.Header{"X-Request-Id": {"req_fuzz"}}, Body: cr}

@@ -23,25 +23,11 @@ import (
 // secretLog is a logger that keeps every record, Debug included, with
 // all its attributes, in text and JSON.
 func secretLog() (*slog.Logger, func() string) {
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	w := writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	})
+	buf := new(lockedBuffer)
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug, AddSource: true}
-	text, js := slog.NewTextHandler(w, opts), slog.NewJSONHandler(w, opts)
-	return slog.New(teeHandler{text, js}), func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.String()
-	}
+	text, js := slog.NewTextHandler(buf, opts), slog.NewJSONHandler(buf, opts)
+	return slog.New(teeHandler{text, js}), buf.String
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 type teeHandler []slog.Handler
 

@@ -339,24 +339,12 @@ func TestWebhookHandler_PassesTheEventAndContext(t *testing.T) {
 	assert.Equal(t, EventTaskCompleted, got.Type)
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 func TestWebhookHandler_TwoMiBBodyIsNotReadPastTheCap(t *testing.T) {
 	for name, maxBody := range map[string]int64{"default 1 MiB": 0, "64 KiB": 64 << 10} {
 		t.Run(name, func(t *testing.T) {
 			// A body of unknown length (no Content-Length): only reading
 			// tells it is too large.
-			body := &countingReader{r: io.LimitReader(neverEnding('x'), 2<<20)}
+			body := &countingBody{r: &repeating{pattern: []byte("x"), max: 2 << 20}}
 			r := httptest.NewRequest(http.MethodPost, "/botonom/webhook", body)
 			require.EqualValues(t, -1, r.ContentLength)
 			r.Header.Set(SignatureHeader, vectorHeader)
@@ -376,15 +364,6 @@ func TestWebhookHandler_TwoMiBBodyIsNotReadPastTheCap(t *testing.T) {
 	}
 }
 
-type neverEnding byte
-
-func (b neverEnding) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(b)
-	}
-	return len(p), nil
-}
-
 func TestWebhookHandler_BodyExactlyAtTheCapPasses(t *testing.T) {
 	body := []byte(vectorBody)
 	for name, tc := range map[string]struct {
@@ -400,7 +379,7 @@ func TestWebhookHandler_BodyExactlyAtTheCapPasses(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var rd io.Reader = bytes.NewReader(body)
 			if !tc.declared {
-				rd = &countingReader{r: rd}
+				rd = &countingBody{r: rd}
 			}
 			fn := &recordingFn{}
 			w := httptest.NewRecorder()
