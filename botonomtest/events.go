@@ -30,25 +30,34 @@ func (s *Server) SendEvent(ctx context.Context, webhookURL, secret string, event
 	s.mu.Lock()
 	id := s.nextID("evt")
 	s.mu.Unlock()
-	body, err := json.Marshal(struct {
-		ID        string            `json:"id"`
-		Type      botonom.EventType `json:"type"`
-		CreatedAt time.Time         `json:"created_at"`
-		Data      json.RawMessage   `json:"data"`
-	}{id, eventType, s.now().UTC().Truncate(time.Second), raw})
-	if err != nil {
-		return nil, fmt.Errorf("botonomtest: SendEvent: encode event: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("botonomtest: SendEvent: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "botonomtest/"+botonom.Version)
-	req.Header.Set("X-Botonom-Signature", botonom.SignPayload(body, secret, time.Now()))
-	resp, err := http.DefaultClient.Do(req)
+	ev := &botonom.Event{ID: id, Type: eventType, CreatedAt: s.now().UTC().Truncate(time.Second), Data: raw}
+	// Signed by the real clock, whatever WithClock says: the receiver
+	// checks the signature's age against its own.
+	resp, err := DeliverEvent(ctx, nil, webhookURL, secret, ev, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("botonomtest: SendEvent: %w", err)
 	}
 	return resp, nil
+}
+
+// DeliverEvent POSTs ev to webhookURL as the API delivers it: the JSON
+// envelope with Content-Type application/json, signed with secret at
+// signedAt in X-Botonom-Signature (botonom.SignPayload). hc nil means
+// http.DefaultClient. The caller closes the answer's body.
+func DeliverEvent(ctx context.Context, hc *http.Client, webhookURL, secret string, ev *botonom.Event, signedAt time.Time) (*http.Response, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "botonomtest/"+botonom.Version)
+	req.Header.Set(botonom.SignatureHeader, botonom.SignPayload(body, secret, signedAt))
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return hc.Do(req)
 }

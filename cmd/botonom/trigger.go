@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -91,28 +90,17 @@ func runTrigger(c *cli, args []string) int {
 		}
 	}
 	now := time.Now()
-	ev := botonom.Event{ID: newEventID(), Type: eventType, CreatedAt: now.UTC().Truncate(time.Second), Data: data}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return c.fail(fmt.Errorf("--data %s: %w", *dataFile, err))
-	}
+	ev := &botonom.Event{ID: newEventID(), Type: eventType, CreatedAt: now.UTC().Truncate(time.Second), Data: data}
 
 	ctx, cancel := contextWithTimeout(c, *timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *target, bytes.NewReader(body))
-	if err != nil {
-		return c.fail(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "botonom-cli/"+botonom.Version)
-	req.Header.Set(botonom.SignatureHeader, botonom.SignPayload(body, *secret, now))
 	hc := &http.Client{
 		// A webhook endpoint that redirects is misconfigured: the API
 		// would not follow it either, so the 3xx is the answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	fmt.Fprintf(c.stdout, "POST %s: %s %s (%d bytes, signed)\n", *target, ev.Type, ev.ID, len(body))
-	resp, err := hc.Do(req)
+	fmt.Fprintf(c.stdout, "POST %s: %s %s (signed)\n", *target, ev.Type, ev.ID)
+	resp, err := botonomtest.DeliverEvent(ctx, hc, *target, *secret, ev, now)
 	if err != nil {
 		return c.fail(fmt.Errorf("deliver %s: %w", ev.ID, err))
 	}
