@@ -94,6 +94,14 @@ type UpdateSkillsRequest struct {
 	Remove  []string `json:"remove,omitempty"`
 }
 
+// The agents endpoints, as a CallTrace and middleware see them.
+var (
+	opListAgents   = &Call{Operation: "agents.list", Method: http.MethodGet, Route: "/agents"}
+	opGetAgent     = &Call{Operation: "agents.get", Method: http.MethodGet, Route: "/agents/{id}"}
+	opListTasks    = &Call{Operation: "agents.list_tasks", Method: http.MethodGet, Route: "/agents/{id}/tasks"}
+	opUpdateSkills = &Call{Operation: "agents.update_skills", Method: http.MethodPut, Route: "/agents/{id}/skills"}
+)
+
 // agentPath validates an agent ID and returns the escaped path of the agent
 // followed by suffix ("", "/tasks", …).
 func agentPath(id, suffix string) (string, error) {
@@ -107,46 +115,46 @@ func agentPath(id, suffix string) (string, error) {
 // the next page. ListAll walks every page.
 //
 // API: GET /agents
-func (s *AgentsService) List(ctx context.Context, opts *ListAgentsOptions) ([]*Agent, *Response, error) {
+func (s *AgentsService) List(ctx context.Context, opts *ListAgentsOptions, callOpts ...Option) ([]*Agent, *Response, error) {
 	if opts != nil {
 		if err := opts.validate(); err != nil {
 			return nil, nil, err
 		}
 	}
-	return listPage[Agent](ctx, s.client, "agents", opts)
+	return listPage[Agent](ctx, s.client, opListAgents, "agents", opts, callOpts)
 }
 
 // ListAll returns every agent, following cursors page by page (page size
-// and filters from opts). It stops requesting as soon as the loop breaks;
+// and filters from opts; callOpts apply to every page's call). It stops requesting as soon as the loop breaks;
 // an error ends the sequence as its last pair.
 //
 // API: GET /agents
-func (s *AgentsService) ListAll(ctx context.Context, opts *ListAgentsOptions) iter.Seq2[*Agent, error] {
+func (s *AgentsService) ListAll(ctx context.Context, opts *ListAgentsOptions, callOpts ...Option) iter.Seq2[*Agent, error] {
 	o := ListAgentsOptions{}
 	if opts != nil {
 		o = *opts
 	}
 	return allPages(func(cursor string) ([]*Agent, *Response, error) {
 		o.Cursor = cursor
-		return s.List(ctx, &o)
+		return s.List(ctx, &o, callOpts...)
 	}, o.Cursor)
 }
 
 // Get returns one agent of the workspace.
 //
 // API: GET /agents/{id}
-func (s *AgentsService) Get(ctx context.Context, id string) (*Agent, *Response, error) {
+func (s *AgentsService) Get(ctx context.Context, id string, opts ...Option) (*Agent, *Response, error) {
 	path, err := agentPath(id, "")
 	if err != nil {
 		return nil, nil, err
 	}
-	return call[Agent](ctx, s.client, http.MethodGet, path, nil)
+	return call[Agent](ctx, s.client, opGetAgent, path, nil, opts)
 }
 
 // ListTasks returns one page of an agent's task history, newest first.
 //
 // API: GET /agents/{id}/tasks
-func (s *AgentsService) ListTasks(ctx context.Context, id string, opts *ListTasksOptions) ([]*Task, *Response, error) {
+func (s *AgentsService) ListTasks(ctx context.Context, id string, opts *ListTasksOptions, callOpts ...Option) ([]*Task, *Response, error) {
 	path, err := agentPath(id, "/tasks")
 	if err != nil {
 		return nil, nil, err
@@ -159,21 +167,21 @@ func (s *AgentsService) ListTasks(ctx context.Context, id string, opts *ListTask
 			return nil, nil, invalidArgf("list tasks: created_before is before created_after")
 		}
 	}
-	return listPage[Task](ctx, s.client, path, opts)
+	return listPage[Task](ctx, s.client, opListTasks, path, opts, callOpts)
 }
 
 // ListAllTasks returns an agent's whole task history, following cursors as
 // ListAll does.
 //
 // API: GET /agents/{id}/tasks
-func (s *AgentsService) ListAllTasks(ctx context.Context, id string, opts *ListTasksOptions) iter.Seq2[*Task, error] {
+func (s *AgentsService) ListAllTasks(ctx context.Context, id string, opts *ListTasksOptions, callOpts ...Option) iter.Seq2[*Task, error] {
 	o := ListTasksOptions{}
 	if opts != nil {
 		o = *opts
 	}
 	return allPages(func(cursor string) ([]*Task, *Response, error) {
 		o.Cursor = cursor
-		return s.ListTasks(ctx, id, &o)
+		return s.ListTasks(ctx, id, &o, callOpts...)
 	}, o.Cursor)
 }
 
@@ -181,7 +189,7 @@ func (s *AgentsService) ListAllTasks(ctx context.Context, id string, opts *ListT
 // agent with its skills updated. The call is idempotent.
 //
 // API: PUT /agents/{id}/skills
-func (s *AgentsService) UpdateSkills(ctx context.Context, id string, body *UpdateSkillsRequest) (*Agent, *Response, error) {
+func (s *AgentsService) UpdateSkills(ctx context.Context, id string, body *UpdateSkillsRequest, opts ...Option) (*Agent, *Response, error) {
 	path, err := agentPath(id, "/skills")
 	if err != nil {
 		return nil, nil, err
@@ -189,15 +197,17 @@ func (s *AgentsService) UpdateSkills(ctx context.Context, id string, body *Updat
 	if err := body.validate(); err != nil {
 		return nil, nil, err
 	}
-	return call[Agent](ctx, s.client, http.MethodPut, path, body)
+	return call[Agent](ctx, s.client, opUpdateSkills, path, body, opts)
 }
 
 // InstallSkills installs skills on an agent: UpdateSkills with Install.
+// It takes no options; for per-call options, call UpdateSkills.
 func (s *AgentsService) InstallSkills(ctx context.Context, id string, skills ...string) (*Agent, *Response, error) {
 	return s.UpdateSkills(ctx, id, &UpdateSkillsRequest{Install: skills})
 }
 
 // RemoveSkills removes skills from an agent: UpdateSkills with Remove.
+// It takes no options; for per-call options, call UpdateSkills.
 func (s *AgentsService) RemoveSkills(ctx context.Context, id string, skills ...string) (*Agent, *Response, error) {
 	return s.UpdateSkills(ctx, id, &UpdateSkillsRequest{Remove: skills})
 }
@@ -230,12 +240,12 @@ type listResponse[T any] struct {
 }
 
 // listPage fetches one page of a list endpoint; opts is a query struct.
-func listPage[T any](ctx context.Context, c *Client, path string, opts any) ([]*T, *Response, error) {
-	path, err := addQuery(path, opts)
+func listPage[T any](ctx context.Context, c *Client, op *Call, path string, query any, opts []Option) ([]*T, *Response, error) {
+	path, err := addQuery(path, query)
 	if err != nil {
 		return nil, nil, err
 	}
-	page, resp, err := call[listResponse[T]](ctx, c, http.MethodGet, path, nil)
+	page, resp, err := call[listResponse[T]](ctx, c, op, path, nil, opts)
 	if err != nil {
 		return nil, resp, err
 	}

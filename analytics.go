@@ -64,11 +64,14 @@ func (o *UsageOptions) validate() error {
 	return nil
 }
 
+// opUsage is Usage, as a CallTrace and middleware see it.
+var opUsage = &Call{Operation: "analytics.usage", Method: http.MethodGet, Route: "/analytics/usage"}
+
 // Usage returns token usage metrics (opts may be nil for the API's
 // defaults).
 //
 // API: GET /analytics/usage
-func (s *AnalyticsService) Usage(ctx context.Context, opts *UsageOptions) (*Usage, *Response, error) {
+func (s *AnalyticsService) Usage(ctx context.Context, opts *UsageOptions, callOpts ...Option) (*Usage, *Response, error) {
 	if opts != nil {
 		if err := opts.validate(); err != nil {
 			return nil, nil, err
@@ -78,5 +81,5 @@ func (s *AnalyticsService) Usage(ctx context.Context, opts *UsageOptions) (*Usag
 	if err != nil {
 		return nil, nil, err
 	}
-	return call[Usage](ctx, s.client, http.MethodGet, path, nil)
+	return call[Usage](ctx, s.client, opUsage, path, nil, callOpts)
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,11 +68,13 @@ type Client struct {
 	// Analytics reads token usage.
 	Analytics *AnalyticsService
 
-	cfg   *config
-	hc    *retryablehttp.Client
-	state *rateState
-	// budget caps retries client-wide; nil when retries are off.
-	budget *retryBudget
+	cfg    *config
+	hc     *retryablehttp.Client
+	state  *rateState
+	budget *retryBudget // caps retries client-wide
+	// sleep waits d or until ctx is done; every wait of a call (the
+	// rate-limit hold, the wait before a retry) goes through it.
+	sleep  func(ctx context.Context, d time.Duration) error
 	common service
 }
 
@@ -95,12 +98,29 @@ type config struct {
 	limiter         Limiter
 	rateLimitWait   bool
 	now             func() time.Time
+	headers         []header     // WithHeader, the client's first
+	idempotencyKey  string       // WithIdempotencyKey, per call only
+	middleware      []Middleware // WithMiddleware, outermost first
+	traces          []*CallTrace // WithCallTrace
+	// perCall is set while a call's own options are applied: the options
+	// that make sense for the client only (or for one call only) check it.
+	perCall bool
 }
+
+// header is an extra request header (WithHeader), its key canonical.
+type header struct{ key, value string }
 
 type service struct{ client *Client }
 
-// Option configures a Client in NewClient. An option with a bad argument
-// makes NewClient fail with an error that says what is wrong.
+// Option configures a Client, given to NewClient, or one call, given to
+// an endpoint method (or Do) after its other arguments. What a call is
+// given wins over the client's setting, for that call only. An option with
+// a bad argument makes NewClient or the call fail, before anything is
+// sent, with an error that says what is wrong and matches
+// ErrInvalidArgument.
+//
+// Every option works per call except WithHTTPClient; WithIdempotencyKey
+// works per call only.
 type Option func(*config) error
 
 // WithBaseURL points the client at another API address, such as a fake
@@ -131,8 +151,12 @@ func WithBaseURL(baseURL string) Option {
 // WithHTTPClient sends requests through hc (its transport, timeout, jar and
 // redirect policy) instead of the SDK's tuned default. The client wraps hc's
 // transport to apply per-attempt timeouts, rate-limit waits and the Limiter.
+// It is a client option only: given to one call, the call fails.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
+		if c.perCall {
+			return errors.New("WithHTTPClient: set for the client in NewClient, not for one call")
+		}
 		if hc == nil {
 			return errors.New("WithHTTPClient: nil *http.Client")
 		}
@@ -203,9 +227,13 @@ func WithRetryWait(min, max time.Duration) Option {
 	}
 }
 
-// WithMaxRetryWait sets the longest wait the API may ask for that the client
-// sleeps through (default DefaultMaxRetryWait). A longer one is not slept:
-// the call returns a *RateLimitError whose RetryAfter says how long.
+// WithMaxRetryWait sets the longest wait the client sleeps through before
+// a retry or before sending (default DefaultMaxRetryWait). When the API
+// asks for a longer one (Retry-After, or a spent rate limit's reset), the
+// call ends at once with the typed error of that answer: a
+// *RateLimitError, whose RetryAfter says how long, for a 429 or a call
+// held back by a spent limit; an *APIError otherwise (a 503 with a long
+// Retry-After, say).
 func WithMaxRetryWait(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -279,15 +307,10 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		rateLimitWait:   true,
 		now:             time.Now,
 	}
-	for _, opt := range opts {
-		if opt == nil {
-			continue
-		}
-		if err := opt(cfg); err != nil {
-			return nil, fmt.Errorf("botonom: NewClient: %w", err)
-		}
+	if err := applyOptions(cfg, opts, "NewClient"); err != nil {
+		return nil, err
 	}
-	c := &Client{cfg: cfg, state: &rateState{}, budget: newRetryBudget()}
+	c := &Client{cfg: cfg, state: &rateState{}, budget: newRetryBudget(), sleep: sleepFor}
 	c.hc = c.newRetryableClient()
 	c.common.client = c
 	c.Agents = (*AgentsService)(&c.common)
@@ -346,24 +369,120 @@ func newResponse(r *http.Response, rate Rate) *Response {
 	return &Response{Response: r, Rate: rate, RequestID: headerValue(r.Header, headerRequestID)}
 }
 
-// idempotent is implemented by request bodies that carry a caller-chosen
-// Idempotency-Key.
-type idempotent interface{ idempotencyKey() string }
+// WithHeader adds the header key: value to every attempt: of every call,
+// given to NewClient; of one call, given to a method call (after the
+// client's, so a call's value wins). The SDK's own headers
+// (Authorization, Idempotency-Key, X-Botonom-Retry-Count) are refused, in
+// any letter case, as are keys and values that are not valid in a header.
+func WithHeader(key, value string) Option {
+	return func(c *config) error {
+		if !validHeader(key, value) {
+			return fmt.Errorf("WithHeader: %q: %q is not a valid header", key, value)
+		}
+		key = http.CanonicalHeaderKey(key)
+		switch key {
+		case "Authorization", headerIdempotencyKey, headerRetryCount:
+			return fmt.Errorf("WithHeader: %s is set by the SDK", key)
+		}
+		c.headers = append(c.headers, header{key, value})
+		return nil
+	}
+}
+
+// WithIdempotencyKey sets the Idempotency-Key of one POST call, in place
+// of the random one the SDK gives every POST; every retry of the call
+// sends it too. Use it to make a call safe to repeat across restarts of
+// your own process: the API treats a repeated key within 24 h as the same
+// request. The key is at most 255 visible ASCII characters.
+//
+// It is a per-call option only: given to NewClient it is refused (one key
+// for every POST would make each a replay of the first), and a call that
+// is not a POST refuses it.
+func WithIdempotencyKey(key string) Option {
+	return func(c *config) error {
+		if !c.perCall {
+			return errors.New("WithIdempotencyKey: set for one call, not for the client")
+		}
+		if err := validateIdempotencyKey(key); err != nil {
+			return err
+		}
+		c.idempotencyKey = key
+		return nil
+	}
+}
+
+// validHeader reports whether key is an HTTP token (RFC 9110 §5.1) and
+// value has no control character but tab.
+func validHeader(key, value string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// applyOptions applies opts to cfg; where names the caller for the error,
+// which matches ErrInvalidArgument.
+func applyOptions(cfg *config, opts []Option, where string) error {
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(cfg); err != nil {
+			var arg *argError
+			if errors.As(err, &arg) {
+				return err
+			}
+			return invalidArgf("%s: %v", where, err)
+		}
+	}
+	return nil
+}
+
+// callConfig is the config of one call: the client's own when the call has
+// no options (no copy), else a copy with them applied.
+func (c *Client) callConfig(op string, opts []Option) (*config, error) {
+	if len(opts) == 0 {
+		return c.cfg, nil
+	}
+	cfg := *c.cfg
+	cfg.perCall = true
+	// Clipped, so that the call's appends copy rather than write into the
+	// client's arrays, which other calls share.
+	cfg.headers = slices.Clip(cfg.headers)
+	cfg.middleware = slices.Clip(cfg.middleware)
+	cfg.traces = slices.Clip(cfg.traces)
+	if err := applyOptions(&cfg, opts, op); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
 
 // NewRequest builds an API request. path is relative to the base URL (no
 // leading slash: "agents/agt_1"); body, if not nil, is sent as JSON. Every
-// POST gets an Idempotency-Key: the body's own (see
-// SendMessageRequest.IdempotencyKey) or a new random UUID, reused by every
-// retry of the call.
+// POST gets an Idempotency-Key, a new random UUID, reused by every retry
+// of the call (give Do WithIdempotencyKey to choose it).
 func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
-	return c.newRequest(ctx, method, path, body, nil)
+	return c.newRequest(ctx, c.cfg, method, path, body, nil)
 }
 
-// newRequest is NewRequest; with info (from call), the request's context is
-// info around ctx, ready for do.
-func (c *Client) newRequest(ctx context.Context, method, path string, body any, info *callInfo) (*http.Request, error) {
+// newRequest is NewRequest with the call's config; with info (from call),
+// the request's context is info around ctx, ready for do.
+func (c *Client) newRequest(ctx context.Context, cfg *config, method, path string, body any, info *callInfo) (*http.Request, error) {
 	if strings.HasPrefix(path, "/") {
 		return nil, fmt.Errorf("botonom: path %q must be relative to the base URL (no leading slash)", path)
+	}
+	if cfg.idempotencyKey != "" && method != http.MethodPost {
+		return nil, invalidArgf("WithIdempotencyKey: %s %s is not a POST", method, path)
 	}
 	var rd io.Reader
 	if body != nil {
@@ -380,7 +499,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 		info.Context = ctx
 		ctx = info
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.baseURL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, cfg.baseURL+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("botonom: %w", err)
 	}
@@ -394,38 +513,56 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any, 
 		vals = append(vals, value)
 		req.Header[key] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	set("Authorization", c.cfg.authorization())
-	set("User-Agent", c.cfg.userAgent)
+	set("Authorization", cfg.authorization())
+	set("User-Agent", cfg.userAgent)
 	set("Accept", "application/json")
 	if body != nil {
 		set("Content-Type", "application/json")
 	}
 	if method == http.MethodPost {
-		key := ""
-		if k, ok := body.(idempotent); ok {
-			key = k.idempotencyKey()
-		}
+		key := cfg.idempotencyKey
 		if key == "" {
 			key = uuid.New()
-		} else if err := validateIdempotencyKey(key); err != nil {
-			return nil, err
 		}
 		set(headerIdempotencyKey, key)
+	}
+	for _, h := range cfg.headers {
+		req.Header[h.key] = []string{h.value}
 	}
 	return req, nil
 }
 
 // Do sends req (built by NewRequest, or by hand with the same headers),
 // retrying as the client's policy allows, and decodes a 2xx JSON answer
-// into v (if not nil). Any non-2xx answer is returned as *APIError or
-// *RateLimitError, together with the Response. Do is the escape hatch for
-// endpoints the SDK does not wrap yet.
-func (c *Client) Do(req *http.Request, v any) (*Response, error) {
-	if req == nil {
+// into v (if not nil); a 2xx with no body (a 204, say) leaves v untouched.
+// Any non-2xx answer is returned as *APIError or *RateLimitError, together
+// with the Response. opts apply to this call only, as for the endpoint
+// methods. Do is the escape hatch for endpoints the SDK does not wrap yet.
+func (c *Client) Do(req *http.Request, v any, opts ...Option) (*Response, error) {
+	if req == nil || req.URL == nil {
 		return nil, invalidArgf("Do: nil request")
 	}
-	info := &callInfo{Context: req.Context()}
+	cfg, err := c.callConfig("Do", opts)
+	if err != nil {
+		return nil, err
+	}
+	info := &callInfo{Context: req.Context(), cfg: cfg, call: Call{Operation: "do", Method: req.Method}, allowEmpty: true}
 	req = req.WithContext(info)
+	if len(cfg.headers) > 0 || cfg.idempotencyKey != "" {
+		if cfg.idempotencyKey != "" && req.Method != http.MethodPost {
+			return nil, invalidArgf("WithIdempotencyKey: %s %s is not a POST", req.Method, req.URL.Path)
+		}
+		req.Header = req.Header.Clone() // the caller's request stays as it was
+		if req.Header == nil {
+			req.Header = http.Header{}
+		}
+		if cfg.idempotencyKey != "" {
+			req.Header[headerIdempotencyKey] = []string{cfg.idempotencyKey}
+		}
+		for _, h := range cfg.headers {
+			req.Header[h.key] = []string{h.value}
+		}
+	}
 	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
 		// The caller may have read req.Body (to log it, say): the first
 		// attempt sends a fresh copy, as every retry does.
@@ -438,47 +575,112 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	return c.do(req, info, v)
 }
 
-// do is Do for a request whose context is info and whose body, if any, is
-// unread: the endpoint methods build such requests (see call) and come here
-// directly, sparing the request copy Do makes to attach info.
-func (c *Client) do(req *http.Request, info *callInfo, v any) (*Response, error) {
+// callInfo is one call's state: its config, what the retry loop has done
+// so far, and scratch space. It travels as the request's context.
+//
+// It is that context itself: it embeds the call's context and answers
+// Value(callInfoKey{}) with itself, one allocation where context.WithValue
+// and the value it carries were two. Its last four fields are scratch space
+// do would otherwise allocate piece by piece. (A call's cost over
+// hand-written net/http is measured, allocations included, in
+// bench_test.go.)
+type callInfo struct {
+	context.Context // the call's: the caller's, or what a CallTrace made of it
+
+	cfg        *config // the client's, or a copy with the call's options
+	call       Call
+	allowEmpty bool // a 2xx without a body is fine (Do)
+
+	retryable   bool          // may be retried after a 5xx or transport error
+	keyed       bool          // a POST with an Idempotency-Key
+	attempt     int           // the attempt under way, from 0
+	sent        int           // requests sent so far
+	budgetSpent int           // retry-budget tokens this call took
+	rate        Rate          // the rate-limit headers of the latest answer
+	decision    decision      // decide's, on the latest attempt
+	waited      time.Duration // the waits so far, for a CallTrace
+
+	firstRetryCount [1]string             // X-Botonom-Retry-Count of the first attempt
+	rreq            retryablehttp.Request // the request as the retry loop sees it
+	body            capped.Reader         // the success body, under the size cap
+	drain           io.LimitedReader      // what drainAndClose reads of the body
+}
+
+type callInfoKey struct{}
+
+// Value makes the callInfo findable from the request's context, and from
+// any context derived from it (the per-attempt timeout).
+func (info *callInfo) Value(key any) any {
+	if _, ok := key.(callInfoKey); ok {
+		return info
+	}
+	return info.Context.Value(key)
+}
+
+func callInfoFrom(ctx context.Context) *callInfo {
+	info, _ := ctx.Value(callInfoKey{}).(*callInfo)
+	return info
+}
+
+// do is the life of a call after its request is built: hold back while
+// the rate limit is spent, then the retry loop (every attempt through
+// transport, every outcome through decide), then the answer: the error
+// decide chose, or the decoded 2xx body. The endpoint methods come here
+// from call, Do after attaching info to the request.
+func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, err error) {
+	if len(info.cfg.traces) > 0 {
+		info.traceStart()
+		defer func() { info.traceEnd(resp, err) }()
+	}
+	if err := info.Err(); err != nil {
+		return nil, c.callError(req, info, err) // nothing is sent for a context already done
+	}
 	info.retryable = retryableRequest(req)
+	info.keyed = req.Method == http.MethodPost && headerValue(req.Header, headerIdempotencyKey) != ""
+	if err := c.holdForRateLimit(info); err != nil {
+		return nil, err
+	}
 	rreq, err := toRetryable(req, info)
 	if err != nil {
 		return nil, fmt.Errorf("botonom: %s %s: %w", req.Method, req.URL.Path, err)
 	}
 	hresp, err := c.hc.Do(rreq)
-	if err != nil {
-		if hresp != nil {
-			drainAndClose(hresp.Body, &info.drain)
-		}
-		return nil, c.callError(req, info, err)
+	if hresp != nil {
+		defer drainAndClose(hresp.Body, &info.drain)
+		resp = newResponse(hresp, info.rate)
 	}
-	defer drainAndClose(hresp.Body, &info.drain)
-	resp := newResponse(hresp, info.rate)
-	if err := checkResponse(hresp, c.cfg.now); err != nil {
-		var apiErr *APIError
-		if errors.As(err, &apiErr) {
-			apiErr.Attempts = info.attempts
-		}
+	if err != nil {
+		return resp, c.callError(req, info, err)
+	}
+	if err := info.decision.err; err != nil {
 		return resp, err
 	}
 	c.budget.succeeded(info)
 	if v != nil {
-		info.body = capped.Reader{R: hresp.Body, N: c.cfg.maxResponseSize, Limit: c.cfg.maxResponseSize}
+		info.body = capped.Reader{R: hresp.Body, N: info.cfg.maxResponseSize, Limit: info.cfg.maxResponseSize}
 		if err := json.NewDecoder(&info.body).Decode(v); err != nil {
+			if err == io.EOF { // no body at all
+				if info.allowEmpty {
+					return resp, nil
+				}
+				err = errors.New("empty body")
+			}
 			return resp, fmt.Errorf("botonom: %s %s: decode response (request %s): %w", req.Method, req.URL.Path, resp.RequestID, err)
 		}
 	}
 	return resp, nil
 }
 
-// call is the life of one endpoint call: build the request, send it, decode
-// the answer into a new T. Every endpoint method validates its arguments,
-// builds its path, and ends in call.
-func call[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
-	info := new(callInfo)
-	req, err := c.newRequest(ctx, method, path, body, info)
+// call is the life of one endpoint call: apply its options, build the
+// request, send it, decode the answer into a new T. Every endpoint method
+// validates its arguments, builds its path, and ends in call.
+func call[T any](ctx context.Context, c *Client, op *Call, path string, body any, opts []Option) (*T, *Response, error) {
+	cfg, err := c.callConfig(op.Operation, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	info := &callInfo{cfg: cfg, call: *op}
+	req, err := c.newRequest(ctx, cfg, op.Method, path, body, info)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -492,7 +694,7 @@ func call[T any](ctx context.Context, c *Client, method, path string, body any) 
 
 // callError turns what the retry loop returned without an answer into the
 // error the caller gets: the SDK's own typed error as is, otherwise the
-// transport error with the operation and attempt count.
+// transport (or context) error with the operation and attempt count.
 func (c *Client) callError(req *http.Request, info *callInfo, err error) error {
 	var stop *stopError
 	if errors.As(err, &stop) {
@@ -502,8 +704,8 @@ func (c *Client) callError(req *http.Request, info *callInfo, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err // its text repeats the whole URL
 	}
-	if info.attempts > 1 {
-		return fmt.Errorf("botonom: %s %s (after %d attempts): %w", req.Method, req.URL.Path, info.attempts, err)
+	if info.sent > 1 {
+		return fmt.Errorf("botonom: %s %s (after %d attempts): %w", req.Method, req.URL.Path, info.sent, err)
 	}
 	return fmt.Errorf("botonom: %s %s: %w", req.Method, req.URL.Path, err)
 }

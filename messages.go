@@ -40,21 +40,19 @@ type SendMessageRequest struct {
 	Channel string `json:"channel,omitempty"`
 	// Metadata is free-form string pairs echoed in webhook events.
 	Metadata map[string]string `json:"metadata,omitempty"`
-	// IdempotencyKey, when set, is sent as the Idempotency-Key header
-	// instead of a random one: use a key derived from your own record
-	// (e.g. an order ID) so that a resend after a crash cannot double the
-	// message. The API treats a repeated key within 24 h as the same call.
-	IdempotencyKey string `json:"-"`
 }
 
-func (r *SendMessageRequest) idempotencyKey() string { return r.IdempotencyKey }
+// opSendMessage is SendMessage, as a CallTrace and middleware see it.
+var opSendMessage = &Call{Operation: "agents.send_message", Method: http.MethodPost, Route: "/agents/{id}/message"}
 
 // SendMessage sends a message to an agent and returns it as queued or
 // delivered. The call carries an Idempotency-Key, so retries after a
-// dropped connection or a 5xx cannot deliver it twice.
+// dropped connection or a 5xx cannot deliver it twice. To resend safely
+// after a crash of your own process, give the call a key derived from your
+// own record (an order ID, say) with WithIdempotencyKey.
 //
 // API: POST /agents/{id}/message
-func (s *AgentsService) SendMessage(ctx context.Context, id string, body *SendMessageRequest) (*Message, *Response, error) {
+func (s *AgentsService) SendMessage(ctx context.Context, id string, body *SendMessageRequest, opts ...Option) (*Message, *Response, error) {
 	path, err := agentPath(id, "/message")
 	if err != nil {
 		return nil, nil, err
@@ -65,5 +63,5 @@ func (s *AgentsService) SendMessage(ctx context.Context, id string, body *SendMe
 	if strings.TrimSpace(body.Content) == "" {
 		return nil, nil, invalidArgf("send message: content is empty")
 	}
-	return call[Message](ctx, s.client, http.MethodPost, path, body)
+	return call[Message](ctx, s.client, opSendMessage, path, body, opts)
 }

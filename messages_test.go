@@ -49,7 +49,7 @@ func TestAgentsSendMessage_CallerIdempotencyKey(t *testing.T) {
 		testHeader(t, r, "Idempotency-Key", "order-42")
 		testJSONBody(t, r, `{"content":"hi"}`) // the key is not in the body
 	})
-	_, _, err := c.Agents.SendMessage(context.Background(), "agt_1", &SendMessageRequest{Content: "hi", IdempotencyKey: "order-42"})
+	_, _, err := c.Agents.SendMessage(context.Background(), "agt_1", &SendMessageRequest{Content: "hi"}, WithIdempotencyKey("order-42"))
 	require.NoError(t, err)
 }
 

@@ -524,7 +524,7 @@ func TestServerWait(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, ok := serverWait(tc.resp, now)
-			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.ok, ok != "")
 			assert.Equal(t, tc.want, got)
 		})
 	}
@@ -545,18 +545,27 @@ func TestParseRate(t *testing.T) {
 	}
 }
 
-func TestBackoff_FullJitterWithinBounds(t *testing.T) {
-	c, err := NewClient(testToken)
-	require.NoError(t, err)
+func TestBackoff_FullJitterSpreadsOverTheWholeRange(t *testing.T) {
+	cfg := &config{retryWaitMin: DefaultRetryWaitMin, retryWaitMax: DefaultRetryWaitMax, maxRetryWait: DefaultMaxRetryWait}
 	for attempt := range 8 {
 		ceiling := min(DefaultRetryWaitMin<<attempt, DefaultRetryWaitMax)
-		for range 50 {
-			d := c.backoff(DefaultRetryWaitMin, DefaultRetryWaitMax, attempt, nil)
-			assert.GreaterOrEqual(t, d, time.Duration(0))
-			assert.LessOrEqual(t, d, ceiling)
+		lo, hi := ceiling, time.Duration(0)
+		seen := map[time.Duration]bool{}
+		for range 400 {
+			d := backoff(cfg, attempt)
+			require.GreaterOrEqual(t, d, time.Duration(0))
+			require.LessOrEqual(t, d, ceiling)
+			lo, hi = min(lo, d), max(hi, d)
+			seen[d] = true
 		}
+		// Full jitter: uniform over [0, ceiling]. 400 draws land in the
+		// bottom and top tenths all but surely (1 - 0.9^400).
+		assert.Less(t, lo, ceiling/10, "attempt %d: no wait near 0", attempt)
+		assert.Greater(t, hi, ceiling*9/10, "attempt %d: no wait near the ceiling %s", attempt, ceiling)
+		assert.Greater(t, len(seen), 300, "attempt %d: waits are not random", attempt)
 	}
-	assert.LessOrEqual(t, c.backoff(time.Second, time.Hour, 62, nil), time.Hour, "no overflow")
+	assert.LessOrEqual(t, backoff(&config{retryWaitMin: time.Second, retryWaitMax: time.Hour, maxRetryWait: time.Hour}, 62), time.Hour, "no overflow")
+	assert.LessOrEqual(t, backoff(&config{retryWaitMin: time.Second, retryWaitMax: time.Hour, maxRetryWait: time.Minute}, 20), time.Minute, "capped by MaxRetryWait")
 }
 
 // TestRateLimit_ConcurrentSendsAllSucceedExactlyOnce: 64 goroutines × 20

@@ -299,7 +299,7 @@ func TestHostile_SuccessBodies(t *testing.T) {
 		}},
 		"wrong type":      {"application/json", `{"id":"agt_1","name":42}`, "Agent.name", nil},
 		"HTML of a proxy": {"text/html", `<html><body><h1>Welcome to the hotel wifi</h1></body></html>`, "invalid character '<'", nil},
-		"empty":           {"application/json", ``, "EOF", nil},
+		"empty":           {"application/json", ``, "empty body", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {

@@ -68,11 +68,10 @@ type RegisterWebhookRequest struct {
 	// the API never shows it again and an unsigned delivery cannot be
 	// trusted. Use a long random string, conventionally "whsec_…".
 	Secret string `json:"secret"`
-	// IdempotencyKey, when set, replaces the random Idempotency-Key.
-	IdempotencyKey string `json:"-"`
 }
 
-func (r *RegisterWebhookRequest) idempotencyKey() string { return r.IdempotencyKey }
+// opRegisterWebhook is Register, as a CallTrace and middleware see it.
+var opRegisterWebhook = &Call{Operation: "webhooks.register", Method: http.MethodPost, Route: "/webhooks"}
 
 func (r *RegisterWebhookRequest) validate() error {
 	if r == nil {
@@ -103,11 +102,11 @@ func (r *RegisterWebhookRequest) validate() error {
 // Register registers a webhook endpoint for the given events.
 //
 // API: POST /webhooks
-func (s *WebhooksService) Register(ctx context.Context, body *RegisterWebhookRequest) (*Webhook, *Response, error) {
+func (s *WebhooksService) Register(ctx context.Context, body *RegisterWebhookRequest, opts ...Option) (*Webhook, *Response, error) {
 	if err := body.validate(); err != nil {
 		return nil, nil, err
 	}
-	return call[Webhook](ctx, s.client, http.MethodPost, "webhooks", body)
+	return call[Webhook](ctx, s.client, opRegisterWebhook, "webhooks", body, opts)
 }
 
 // Errors of ConstructEvent and the Event accessors; match them with

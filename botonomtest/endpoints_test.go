@@ -197,11 +197,11 @@ func TestSendMessage_UnknownAgentIs404(t *testing.T) {
 func TestSendMessage_SameIdempotencyKeyReplaysTheFirstAnswer(t *testing.T) {
 	srv := botonomtest.NewServer(t)
 	client := srv.Client()
-	req := &botonom.SendMessageRequest{Content: "Book a table", IdempotencyKey: "k1"}
+	req := &botonom.SendMessageRequest{Content: "Book a table"}
 
-	first, resp1, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, req)
+	first, resp1, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, req, botonom.WithIdempotencyKey("k1"))
 	require.NoError(t, err)
-	second, resp2, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, req)
+	second, resp2, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, req, botonom.WithIdempotencyKey("k1"))
 	require.NoError(t, err)
 
 	assert.Equal(t, first, second)
@@ -219,9 +219,9 @@ func TestSendMessage_IdempotencyKeyReusedForAnotherBodyIs400(t *testing.T) {
 	srv := botonomtest.NewServer(t)
 	client := srv.Client()
 	ctx := context.Background()
-	_, _, err := client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "one", IdempotencyKey: "k1"})
+	_, _, err := client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "one"}, botonom.WithIdempotencyKey("k1"))
 	require.NoError(t, err)
-	_, _, err = client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "two", IdempotencyKey: "k1"})
+	_, _, err = client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "two"}, botonom.WithIdempotencyKey("k1"))
 	apiErr := requireAPIError(t, err, 400, "invalid_request_error", "Idempotency-Key")
 	assert.Equal(t, "idempotency_key_reused", apiErr.Code)
 	assert.Len(t, srv.Messages(), 1)
@@ -232,13 +232,13 @@ func TestSendMessage_IdempotencyKeyExpiresAfter24h(t *testing.T) {
 	clock := &fakeClock{t: now}
 	srv := botonomtest.NewServer(t, botonomtest.WithClock(clock.Now))
 	client := srv.Client()
-	req := &botonom.SendMessageRequest{Content: "hi", IdempotencyKey: "k1"}
-	first, _, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, req)
+	req := &botonom.SendMessageRequest{Content: "hi"}
+	first, _, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, req, botonom.WithIdempotencyKey("k1"))
 	require.NoError(t, err)
 	assert.Equal(t, now, first.CreatedAt, "timestamps come from the clock")
 
 	clock.Set(now.Add(25 * time.Hour))
-	second, _, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, req)
+	second, _, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, req, botonom.WithIdempotencyKey("k1"))
 	require.NoError(t, err)
 	assert.NotEqual(t, first.ID, second.ID)
 	assert.Len(t, srv.Messages(), 2)

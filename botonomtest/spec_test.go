@@ -74,8 +74,8 @@ func TestSpecCheck_TheSDKsTrafficFitsTheSpec(t *testing.T) {
 	_, _, err = client.Agents.Get(ctx, botonomtest.SampleAgentID)
 	require.NoError(t, err)
 	_, _, err = client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{
-		Content: "hi", Channel: "sms", Metadata: map[string]string{"a": "b"}, IdempotencyKey: "order-1042",
-	})
+		Content: "hi", Channel: "sms", Metadata: map[string]string{"a": "b"},
+	}, botonom.WithIdempotencyKey("order-1042"))
 	require.NoError(t, err)
 	_, _, err = client.Agents.ListTasks(ctx, botonomtest.SampleAgentID, &botonom.ListTasksOptions{
 		ListOptions: botonom.ListOptions{Limit: 100}, Status: botonom.TaskStatusCompleted,

@@ -154,9 +154,12 @@ func runMessage(c *cli, args []string) int {
 		return c.usageError(fs, messageUsage, err)
 	}
 	req := &botonom.SendMessageRequest{
-		Content:        strings.Join(pos[1:], " "),
-		Channel:        *channel,
-		IdempotencyKey: *key,
+		Content: strings.Join(pos[1:], " "),
+		Channel: *channel,
+	}
+	var opts []botonom.Option
+	if *key != "" {
+		opts = append(opts, botonom.WithIdempotencyKey(*key))
 	}
 	if len(metadata) > 0 {
 		req.Metadata = metadata
@@ -164,7 +167,7 @@ func runMessage(c *cli, args []string) int {
 	return c.withClient(func(client *botonom.Client) error {
 		ctx, cancel := contextWithTimeout(c, apiTimeout)
 		defer cancel()
-		msg, _, err := client.Agents.SendMessage(ctx, pos[0], req)
+		msg, _, err := client.Agents.SendMessage(ctx, pos[0], req, opts...)
 		if err != nil {
 			return err
 		}

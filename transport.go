@@ -1,0 +1,203 @@
+package botonom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Middleware runs around every attempt of a call, inside the retry loop
+// (see WithMiddleware): it sees the request exactly as sent, with
+// X-Botonom-Retry-Count set, and the raw answer, and calls next to send.
+// It may change the request's headers, or answer without calling next.
+// CallFromContext(req.Context()) tells which call the attempt belongs to.
+type Middleware func(req *http.Request, next MiddlewareNext) (*http.Response, error)
+
+// MiddlewareNext sends the request on: to the next middleware, or to the
+// network after the last.
+type MiddlewareNext = func(*http.Request) (*http.Response, error)
+
+// WithMiddleware adds mw around every attempt. Middleware runs outermost
+// first, in the order given: the client's (given to NewClient) before the
+// call's own (given to one method call), each WithMiddleware adding one.
+//
+// A nil mw is refused.
+func WithMiddleware(mw Middleware) Option {
+	return func(c *config) error {
+		if mw == nil {
+			return errors.New("WithMiddleware: nil Middleware")
+		}
+		c.middleware = append(c.middleware, mw)
+		return nil
+	}
+}
+
+// newHTTPClient is the http.Client the retry loop sends each attempt
+// with: the transport below, and a redirect policy that keeps the token on
+// the API's origin. With WithHTTPClient, the caller's jar, timeout and
+// redirect policy are kept.
+func (c *Client) newHTTPClient() *http.Client {
+	inner := &http.Client{}
+	var policy func(*http.Request, []*http.Request) error
+	if hc := c.cfg.httpClient; hc != nil {
+		policy, inner.Jar, inner.Timeout = hc.CheckRedirect, hc.Jar, hc.Timeout
+	}
+	inner.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		return checkRedirect(req, via, policy)
+	}
+	inner.Transport = &transport{c: c, next: c.nextTransport()}
+	return inner
+}
+
+// maxRedirects is how many redirects one attempt follows, as net/http.
+const maxRedirects = 10
+
+// redirectError is a redirect the client will not follow: retrying would
+// meet the same redirect again.
+type redirectError struct{ err error }
+
+func (e *redirectError) Error() string { return e.err.Error() }
+func (e *redirectError) Unwrap() error { return e.err }
+
+// checkRedirect keeps the token on the origin the client was pointed at:
+// net/http drops Authorization on a redirect to another host, but keeps it
+// for another port or scheme of the same host (an http:// downgrade, say);
+// this drops it then too. policy is the caller's CheckRedirect, if any;
+// its refusals, like the SDK's own, are redirectErrors, never retried
+// (http.ErrUseLastResponse passes as it is).
+func checkRedirect(req *http.Request, via []*http.Request, policy func(*http.Request, []*http.Request) error) error {
+	if origin := via[0].URL; req.URL.Scheme != origin.Scheme || req.URL.Host != origin.Host {
+		req.Header.Del("Authorization")
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return &redirectError{fmt.Errorf("redirect to unsupported scheme %q", req.URL.Scheme)}
+	}
+	if policy != nil {
+		err := policy(req, via)
+		if err == nil || errors.Is(err, http.ErrUseLastResponse) {
+			return err
+		}
+		return &redirectError{err}
+	}
+	if len(via) >= maxRedirects {
+		return &redirectError{fmt.Errorf("stopped after %d redirects", maxRedirects)}
+	}
+	return nil
+}
+
+// nextTransport is the transport requests finally go through: the caller's
+// (read at each request, so it may be swapped, e.g. by httpmock), or a
+// clone of http.DefaultTransport sized for a busy service.
+func (c *Client) nextTransport() func() http.RoundTripper {
+	if hc := c.cfg.httpClient; hc != nil {
+		return func() http.RoundTripper {
+			if hc.Transport != nil {
+				return hc.Transport
+			}
+			return http.DefaultTransport
+		}
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = DefaultMaxIdleConnsPerHost
+	t.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	return func() http.RoundTripper { return t }
+}
+
+// transport runs around every attempt, in this order: the Limiter, the
+// per-attempt timeout, the middleware (outermost first), then logging and
+// the network; on the way back it records the rate-limit headers. It has
+// no CloseIdleConnections on purpose: retryablehttp calls it on every
+// failed call, which would drop the whole pool.
+type transport struct {
+	c    *Client
+	next func() http.RoundTripper
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	info := callInfoFrom(req.Context())
+	cfg := info.cfg
+	if err := waitForLimiter(info, info.attempt); err != nil {
+		return nil, err
+	}
+	var cancel context.CancelFunc
+	if cfg.timeout > 0 {
+		var actx context.Context
+		actx, cancel = context.WithTimeout(req.Context(), cfg.timeout)
+		req = req.WithContext(actx)
+	}
+	resp, err := t.chain(req, info, cfg.middleware)
+	if err != nil {
+		if cancel != nil {
+			cancel()
+		}
+		return nil, err
+	}
+	if cancel != nil {
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	}
+	info.rate = t.c.state.observe(resp, cfg.now) // for the Response, without parsing the headers again
+	return resp, nil
+}
+
+// chain runs the middleware mws around send, outermost first.
+func (t *transport) chain(req *http.Request, info *callInfo, mws []Middleware) (*http.Response, error) {
+	if len(mws) == 0 {
+		return t.send(req, info)
+	}
+	return mws[0](req, func(req *http.Request) (*http.Response, error) {
+		return t.chain(req, info, mws[1:])
+	})
+}
+
+// send puts one attempt on the network, and logs it.
+func (t *transport) send(req *http.Request, info *callInfo) (*http.Response, error) {
+	logger := info.cfg.logger
+	var start time.Time
+	if logger != nil { // the clock is read only for the log line
+		start = time.Now()
+	}
+	info.sent++
+	resp, err := t.next().RoundTrip(req)
+	if logger != nil {
+		logAttempt(logger, req, resp, err, time.Since(start))
+	}
+	return resp, err
+}
+
+// logAttempt logs one attempt: method, path, attempt, duration, and the
+// status and request ID or the error; never a header value or the token.
+func logAttempt(logger *slog.Logger, req *http.Request, resp *http.Response, err error, took time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("method", req.Method),
+		slog.String("path", req.URL.Path),
+		slog.String("attempt", headerValue(req.Header, headerRetryCount)),
+		slog.Duration("duration", took),
+	}
+	if err != nil {
+		logger.LogAttrs(req.Context(), slog.LevelWarn, "botonom: request failed", append(attrs, slog.String("error", err.Error()))...)
+		return
+	}
+	level := slog.LevelDebug
+	if resp.StatusCode >= 400 {
+		level = slog.LevelWarn
+	}
+	logger.LogAttrs(req.Context(), level, "botonom: request",
+		append(attrs, slog.Int("status", resp.StatusCode), slog.String("request_id", headerValue(resp.Header, headerRequestID)))...)
+}
+
+// cancelOnClose ends a per-attempt timeout when the body is closed, not
+// when RoundTrip returns, so the body can still be read.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
