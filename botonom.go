@@ -39,7 +39,8 @@ const (
 	DefaultRetryWaitMax = 8 * time.Second
 	// DefaultMaxRetryWait is the longest wait the API may ask for (by
 	// Retry-After or X-RateLimit-Reset) that the client sleeps through: 60 s.
-	// A longer one is returned at once as a *RateLimitError (WithMaxRetryWait).
+	// Asked for a longer one, the call ends at once with that answer's
+	// typed error (WithMaxRetryWait).
 	DefaultMaxRetryWait = 60 * time.Second
 	// DefaultMaxResponseSize caps a success body the client decodes: 16 MiB
 	// (WithMaxResponseSize).

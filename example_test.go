@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"time"
 
@@ -140,4 +141,64 @@ func ExampleWebhookHandler() {
 	// Output:
 	// evt_000001 agent.task.completed tsk_001 completed
 	// answer: 200 OK
+}
+
+func ExampleWithMiddleware() {
+	srv, err := botonomtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	// A middleware runs around every attempt, retries included: it sees
+	// the request as sent and the raw answer.
+	logAttempts := func(req *http.Request, next botonom.MiddlewareNext) (*http.Response, error) {
+		req.Header.Set("X-Tenant", "acme") // or add a header with WithHeader
+		resp, err := next(req)
+		if err == nil {
+			call, _ := botonom.CallFromContext(req.Context())
+			fmt.Println(call.Operation, req.Method, req.URL.Path, "attempt", req.Header.Get("X-Botonom-Retry-Count"), "→", resp.StatusCode)
+		}
+		return resp, err
+	}
+	client := srv.Client(botonom.WithMiddleware(logAttempts))
+
+	srv.FailNext(1, http.StatusServiceUnavailable) // the first attempt fails; the client retries
+	if _, _, err := client.Agents.Get(context.Background(), "agt_abc123"); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// agents.get GET /v1/agents/agt_abc123 attempt 0 → 503
+	// agents.get GET /v1/agents/agt_abc123 attempt 1 → 200
+}
+
+func ExampleWithCallTrace() {
+	srv, err := botonomtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	// A CallTrace sees each call whole: its waits and how it ended — the
+	// place for your own metrics, or a tracer's span per call.
+	trace := &botonom.CallTrace{
+		Wait: func(ctx context.Context, call botonom.Call, w botonom.Wait) {
+			fmt.Println(call.Operation, "waits:", w.Reason, "before attempt", w.Attempt)
+		},
+		End: func(ctx context.Context, call botonom.Call, r botonom.CallResult) {
+			fmt.Println(call.Operation, call.Route, "attempts:", r.Attempts, "status:", r.Response.StatusCode, "error:", r.Err)
+		},
+	}
+	client := srv.Client(botonom.WithCallTrace(trace))
+
+	srv.FailNext(2, http.StatusBadGateway)
+	_, _, err = client.Agents.SendMessage(context.Background(), "agt_abc123", &botonom.SendMessageRequest{Content: "hi"},
+		botonom.WithIdempotencyKey("order-1042")) // per-call options come last
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// agents.send_message waits: backoff before attempt 1
+	// agents.send_message waits: backoff before attempt 2
+	// agents.send_message /agents/{id}/message attempts: 3 status: 201 error: <nil>
 }

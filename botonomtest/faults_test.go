@@ -119,7 +119,7 @@ func TestFailNext_429CarriesRetryAfterZero(t *testing.T) {
 func TestFailNext_ErrorBodyMatchesTheStatus(t *testing.T) {
 	for status, typ := range map[int]string{
 		400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-		404: "not_found_error", 409: "invalid_request_error", 500: "api_error", 502: "api_error",
+		404: "not_found_error", 409: "conflict_error", 500: "api_error", 502: "api_error",
 	} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			srv := botonomtest.NewServer(t)
@@ -142,13 +142,43 @@ func TestFailNext_RejectsANonErrorStatus(t *testing.T) {
 
 func TestFailNext_PostIsRetriedWithTheSameKeyAndStoredOnce(t *testing.T) {
 	srv := botonomtest.NewServer(t)
-	srv.FailNext(1, http.StatusBadGateway)
-	_, _, err := srv.Client().Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "hi"})
+	// The first attempt acts, then its answer is lost: only a retry with
+	// the same key gets the stored message back instead of storing a second.
+	srv.DropResponseNext(1)
+	msg, _, err := srv.Client().Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "hi"})
 	require.NoError(t, err)
 	reqs := srv.Requests()
 	require.Len(t, reqs, 2)
 	assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key"))
-	assert.Len(t, srv.Messages(), 1)
+	assert.Equal(t, []int{0, 201}, statuses(reqs))
+	stored := srv.Messages()
+	require.Len(t, stored, 1)
+	assert.Equal(t, stored[0].ID, msg.ID, "the caller gets the message the lost answer carried")
+}
+
+// TestSendMessage_FirstAttemptTimesOutWhileTheAPIWorks: the first attempt
+// gives up (per-attempt timeout) while the API is still processing it;
+// retries with the same key get 409 idempotency_key_in_use until the first
+// is done, then its answer. One message is stored, and the caller gets it.
+func TestSendMessage_FirstAttemptTimesOutWhileTheAPIWorks(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithLatency(300*time.Millisecond))
+	client := srv.Client(botonom.WithTimeout(100*time.Millisecond),
+		botonom.WithRetryWait(20*time.Millisecond, 60*time.Millisecond), botonom.WithMaxRetries(30))
+	msg, resp, err := client.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "hi"})
+	require.NoError(t, err)
+	assert.Equal(t, "true", resp.Header.Get("Idempotent-Replayed"))
+
+	stored := srv.Messages()
+	require.Len(t, stored, 1)
+	assert.Equal(t, stored[0].ID, msg.ID)
+	reqs := srv.Requests()
+	got := statuses(reqs)
+	require.GreaterOrEqual(t, len(got), 3, "the timed-out first, at least one 409, the replay: %v", got)
+	assert.Contains(t, got, http.StatusConflict)
+	assert.Equal(t, http.StatusCreated, got[len(got)-1])
+	for _, r := range reqs {
+		assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), r.Header.Get("Idempotency-Key"))
+	}
 }
 
 func TestResetConnectionNext_IsATransportErrorTheClientRetries(t *testing.T) {

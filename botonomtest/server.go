@@ -50,14 +50,18 @@
 //     as canonical JSON) or on another path: 400 "idempotency_key_reused";
 //     a key over 255 characters: 400 "invalid_value". Only 2xx answers are
 //     kept for replay: after an error (a 400, a 404, an injected fault) the
-//     key is free, as nothing was done.
+//     key is free, as nothing was done. While a POST with a key is still
+//     being processed (the latency of WithLatency or SetLatency is its
+//     processing time, which goes on when the client gives up), another
+//     with the same key gets 409 conflict_error "idempotency_key_in_use"
+//     at once: nothing was done, try again shortly.
 //  9. The endpoint: 404 for an unknown agent (param "id"), 400 for bad
 //     input, else the result. DropResponseNext then drops the answer.
 //
 // Error answers have the API's shape, {"error": {"type", "code", "message",
 // "param"}}, with param naming the field at fault. The codes the fake uses:
 // missing_field, invalid_value, invalid_type, invalid_json, unknown_field,
-// invalid_cursor, idempotency_key_reused, body_too_large,
+// invalid_cursor, idempotency_key_reused, idempotency_key_in_use, body_too_large,
 // method_not_allowed, missing_token, invalid_token, agent_not_found,
 // unknown_path, rate_limited, injected_fault, internal_error.
 //
@@ -286,6 +290,8 @@ type Server struct {
 	webhooks        []RegisteredWebhook
 	requests        []Request
 	idempotencyKeys map[string]*idempotentAnswer
+	inflight        map[string]uint64 // Idempotency-Keys being processed, by claim number
+	claims          uint64
 	faultRate       faultRate // WithFaultRate
 }
 
@@ -427,6 +433,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 		faultRate:       newFaultRate(cfg.faultRate, cfg.faultStatuses),
 		seq:             map[string]int{},
 		idempotencyKeys: map[string]*idempotentAnswer{},
+		inflight:        map[string]uint64{},
 	}
 	if err := s.seed(cfg); err != nil {
 		return nil, err
@@ -646,6 +653,8 @@ func errorType(status int) string {
 		return "permission_error"
 	case status == http.StatusNotFound:
 		return "not_found_error"
+	case status == http.StatusConflict:
+		return "conflict_error"
 	case status == http.StatusTooManyRequests:
 		return "rate_limit_error"
 	case status >= 500:
@@ -681,12 +690,26 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.latency
 	checkRequest := !s.skipRequestVal
+	key, claim := s.claimKey(r, received)
 	s.mu.Unlock()
+	if key != "" && claim == 0 {
+		latency = 0 // in flight elsewhere (409) or answered before (a replay): at once
+	}
+	if claim != 0 {
+		defer s.releaseKey(key, claim)
+	}
 	if latency > 0 {
+		// For a POST with a key the latency is processing, which goes on
+		// when the client leaves; for anything else, the answer is only
+		// late, and nobody waits for it once the client has gone.
+		var gone <-chan struct{}
+		if claim == 0 {
+			gone = r.Context().Done()
+		}
 		timer := time.NewTimer(latency)
 		select {
 		case <-timer.C:
-		case <-r.Context().Done():
+		case <-gone:
 		case <-s.done:
 		}
 		timer.Stop()
@@ -702,7 +725,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		closeConnection(w)
 		return
 	}
-	ans := s.answer(r, body, tooLarge)
+	ans := s.answer(r, body, tooLarge, key != "" && claim == 0 && s.inflight[key] != 0)
+	s.releaseKeyLocked(key, claim) // before the answer leaves: a retry finds it stored
 	drop := false
 	if s.dropN > 0 {
 		s.dropN--
@@ -729,6 +753,40 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(ans.body)))
 	w.WriteHeader(ans.status)
 	_, _ = w.Write(ans.body)
+}
+
+// claimKey marks the Idempotency-Key of a POST as in flight, to be
+// processed; s.mu is held. It returns the key ("" for a request without
+// one) and the claim's number: 0 when there is nothing to process, because
+// another request holds the key or it was answered before (a replay).
+func (s *Server) claimKey(r *http.Request, now time.Time) (key string, claim uint64) {
+	if r.Method != http.MethodPost {
+		return "", 0
+	}
+	key = r.Header.Get("Idempotency-Key")
+	if key == "" || s.inflight[key] != 0 {
+		return key, 0
+	}
+	if prev, ok := s.idempotencyKeys[key]; ok && now.Sub(prev.at) < idempotencyWindow {
+		return key, 0
+	}
+	s.claims++
+	s.inflight[key] = s.claims
+	return key, s.claims
+}
+
+// releaseKey ends a claim of claimKey, unless a later one holds the key.
+func (s *Server) releaseKey(key string, claim uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseKeyLocked(key, claim)
+}
+
+// releaseKeyLocked is releaseKey with s.mu held.
+func (s *Server) releaseKeyLocked(key string, claim uint64) {
+	if claim != 0 && s.inflight[key] == claim {
+		delete(s.inflight, key)
+	}
 }
 
 func (s *Server) record(rec Request) {
@@ -768,7 +826,7 @@ func (s *Server) checkContract(r *http.Request, body []byte, tooLarge, checkRequ
 
 // answer builds the answer to one request; s.mu is held. It never panics:
 // a bug in the fake becomes a 500 api_error and a failed test.
-func (s *Server) answer(r *http.Request, body []byte, tooLarge bool) (ans *answer) {
+func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (ans *answer) {
 	now := s.now()
 	ans = &answer{header: http.Header{}}
 	h := ans.header
@@ -821,6 +879,11 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge bool) (ans *answe
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKey {
 		setError(ans, badRequest("invalid_value", "Idempotency-Key", "the Idempotency-Key is longer than %d characters", maxIdempotencyKey))
+		return ans
+	}
+	if keyInUse {
+		setError(ans, &apiError{status: http.StatusConflict, typ: "conflict_error", code: "idempotency_key_in_use", param: "Idempotency-Key",
+			message: "a request with this Idempotency-Key is still being processed; retry shortly"})
 		return ans
 	}
 	var fingerprint string
