@@ -153,14 +153,21 @@ func TestCallOptions_RateLimitWaitAndMaxRetryWaitPerCall(t *testing.T) {
 }
 
 func TestCallOptions_ConcurrentCallsDoNotShareOptions(t *testing.T) {
-	var mws []Middleware
-	for range 3 { // a client slice with spare capacity invites an aliasing bug
-		mws = append(mws, func(r *http.Request, next MiddlewareNext) (*http.Response, error) { return next(r) })
+	// Three of each: the client's slices then have spare capacity (cap 4),
+	// where a call appending its own would write over another call's.
+	// The first waits until all 50 calls are under way, each with its own
+	// options applied, before any goes on.
+	const calls = 50
+	var arrived sync.WaitGroup
+	arrived.Add(calls)
+	barrier := func(r *http.Request, next MiddlewareNext) (*http.Response, error) {
+		arrived.Done()
+		arrived.Wait()
+		return next(r)
 	}
-	opts := []Option{WithHeader("X-Base", "1")}
-	for _, mw := range mws[:2] {
-		opts = append(opts, WithMiddleware(mw))
-	}
+	pass := func(r *http.Request, next MiddlewareNext) (*http.Response, error) { return next(r) }
+	opts := []Option{WithHeader("X-Base", "1"), WithHeader("X-Base2", "2"), WithHeader("X-Base3", "3"),
+		WithMiddleware(barrier), WithMiddleware(pass), WithMiddleware(pass), WithMaxRetries(0)}
 	c, mt := setup(t, opts...)
 	var mu sync.Mutex
 	seen := map[string]string{}
@@ -170,7 +177,7 @@ func TestCallOptions_ConcurrentCallsDoNotShareOptions(t *testing.T) {
 		mu.Unlock()
 	})
 	var wg sync.WaitGroup
-	for i := range 50 {
+	for i := range calls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -184,12 +191,12 @@ func TestCallOptions_ConcurrentCallsDoNotShareOptions(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	require.Len(t, seen, 50)
+	require.Len(t, seen, calls)
 	for call, marked := range seen {
 		assert.Equal(t, call, marked, "each call ran its own middleware, and only its own")
 	}
-	assert.Len(t, c.cfg.middleware, 2, "the client's middleware is as it was")
-	assert.Len(t, c.cfg.headers, 1)
+	assert.Len(t, c.cfg.middleware, 3, "the client's middleware is as it was")
+	assert.Len(t, c.cfg.headers, 3)
 }
 
 func TestCallOptions_NilOptionsAreSkipped(t *testing.T) {

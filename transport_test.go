@@ -123,17 +123,6 @@ func TestAttempts_CountsRequestsActuallySent(t *testing.T) {
 	assert.Equal(t, 4, srv.count(), "nothing more was sent")
 }
 
-func TestRedirect_DropsTheTokenOffOrigin(t *testing.T) {
-	other := newAttemptServer(t, statuses())
-	srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		http.Redirect(w, r, other.URL+"/v1/agents/agt_1", http.StatusFound) // same host, another port
-	})
-	_, _, err := srv.client(t).Agents.Get(context.Background(), "agt_1")
-	require.NoError(t, err)
-	require.Equal(t, 1, other.count())
-	assert.Empty(t, other.header("Authorization")[0], "the token stays on the origin")
-}
-
 func BenchmarkMiddlewareOverhead(b *testing.B) {
 	pass := func(req *http.Request, next MiddlewareNext) (*http.Response, error) { return next(req) }
 	for _, bc := range []struct {
