@@ -272,8 +272,17 @@ func benchRetryableDefaultSender(tb testing.TB, srv *benchServer) benchSender {
 // B/op and allocs/op are per pair of calls).
 func BenchmarkSendMessage(b *testing.B) {
 	srv := newBenchServer(b, benchAPI())
-	sides := [2]benchSender{benchSDKSender(newBenchSDK(b, srv)), benchRawSender(newBenchRawClient(b, srv))}
-	benchSequential(b, map[string]func(context.Context) error{"sdk": sides[0], "raw": sides[1]})
+	sdk := newBenchSDK(b, srv)
+	sides := [2]benchSender{benchSDKSender(sdk), benchRawSender(newBenchRawClient(b, srv))}
+	benchSequential(b, map[string]func(context.Context) error{
+		"sdk": sides[0],
+		"raw": sides[1],
+		// One per-call option: what it costs over "sdk" (target: +2 allocs).
+		"sdk+option": func(ctx context.Context) error {
+			m, _, err := sdk.Agents.SendMessage(ctx, benchAgentID, benchSendRequest(), WithMaxRetries(2))
+			return benchCheckMessage(m, err)
+		},
+	})
 	b.Run("paired", func(b *testing.B) {
 		ctx := context.Background()
 		const block = 16
@@ -312,8 +321,11 @@ func benchSequential(b *testing.B, sides map[string]func(context.Context) error)
 			}
 		}
 	}
-	for _, name := range []string{"sdk", "raw"} {
-		call := sides[name]
+	for _, name := range []string{"sdk", "raw", "sdk+option"} {
+		call, ok := sides[name]
+		if !ok {
+			continue
+		}
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
