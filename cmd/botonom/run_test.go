@@ -263,6 +263,15 @@ func TestREADMEAndHelpAgreeWhereTheFlagsAre(t *testing.T) {
 	}
 }
 
+func TestREADMEAndWebhookExampleShowTrigger(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), "`botonom trigger agent.task.completed --url\nhttp://127.0.0.1:8080/botonom/webhook")
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "webhook-server", "main.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(example), "botonom trigger agent.task.completed --url http://%s/botonom/webhook")
+}
+
 func TestParseRateLimit(t *testing.T) {
 	for in, want := range map[string]struct {
 		limit  int
