@@ -20,9 +20,8 @@ import (
 // WebhooksService registers the endpoints Botonom delivers events to.
 type WebhooksService service
 
-// EventType names a webhook event: one of the Event… constants, declared
-// one by one so that "go doc botonom.EventType" lists them all, or one the
-// API added since (an Event of an unknown type still decodes).
+// EventType names a webhook event: one of the Event… constants below, or
+// one the API added since (an Event of an unknown type still decodes).
 type EventType string
 
 // EventTaskCompleted is delivered when an agent finishes a task; Data is a Task (Event.Task).
