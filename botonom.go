@@ -125,7 +125,12 @@ type service struct{ client *Client }
 type Option func(*config) error
 
 // WithBaseURL points the client at another API address, such as a fake
-// server in tests. The URL must be absolute http or https.
+// server in tests. The URL must be absolute http or https, without a query
+// or fragment. Request paths are resolved against it, so it names the API
+// version: "https://api.botonom.com/v1/". A URL with no path, or just "/",
+// means that host's /v1/: WithBaseURL("http://127.0.0.1:12111") sends
+// GET /agents to http://127.0.0.1:12111/v1/agents. Any other path is kept
+// as given (a proxy's "/botonom/v1/", say), with a "/" added at the end.
 func WithBaseURL(baseURL string) Option {
 	return func(c *config) error {
 		u, err := url.Parse(baseURL)
@@ -137,6 +142,11 @@ func WithBaseURL(baseURL string) Option {
 		}
 		if u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("WithBaseURL: %q must not have a query or fragment", baseURL)
+		}
+		if u.Path == "" || u.Path == "/" {
+			// A host alone is the API there, not a 404 "unknown_path" on
+			// every call that looks like a missing resource.
+			u.Path, u.RawPath = "/v1/", ""
 		}
 		if !strings.HasSuffix(u.Path, "/") {
 			u.Path += "/"
@@ -286,14 +296,16 @@ func WithRateLimitWait(wait bool) Option {
 var defaultUserAgent = fmt.Sprintf("botonom-go/%s (%s; %s/%s)", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 
 // NewClient returns a client that authenticates with token (a "btm_sk_…"
-// API token). It fails on an empty token or a bad option.
+// API token). It fails on a bad option, and on an empty token or one with
+// white space inside with an error that matches ErrInvalidArgument, like
+// every refusal before sending.
 func NewClient(token string, opts ...Option) (*Client, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return nil, errors.New("botonom: NewClient: empty API token")
+		return nil, invalidArgf("NewClient: empty API token")
 	}
 	if strings.ContainsAny(token, "\r\n\t ") {
-		return nil, errors.New("botonom: NewClient: API token contains white space")
+		return nil, invalidArgf("NewClient: API token contains white space")
 	}
 	bearer := "Bearer " + token
 	cfg := &config{
@@ -321,15 +333,22 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 }
 
 // NewClientFromEnv is NewClient with the token from BOTONOM_API_TOKEN and,
-// when set, the base URL from BOTONOM_BASE_URL. Options given here win over
-// the environment.
+// when set, the base URL from BOTONOM_BASE_URL (see WithBaseURL). Options
+// given here win over the environment. An unset or empty BOTONOM_API_TOKEN
+// is an error that matches ErrInvalidArgument. It pairs with the line
+// "botonom mock" prints:
+//
+//	export BOTONOM_BASE_URL=http://127.0.0.1:12111/v1/ BOTONOM_API_TOKEN=btm_sk_test_botonomtest
+//
+// so that the same program runs against the local fake API or, with a real
+// token and no BOTONOM_BASE_URL, against the API.
 func NewClientFromEnv(opts ...Option) (*Client, error) {
 	if u := os.Getenv("BOTONOM_BASE_URL"); u != "" {
 		opts = append([]Option{WithBaseURL(u)}, opts...)
 	}
 	token := os.Getenv("BOTONOM_API_TOKEN")
 	if strings.TrimSpace(token) == "" {
-		return nil, errors.New("botonom: NewClientFromEnv: BOTONOM_API_TOKEN is not set")
+		return nil, invalidArgf("NewClientFromEnv: BOTONOM_API_TOKEN is not set")
 	}
 	return NewClient(token, opts...)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,52 @@ func TestWithBaseURL_AddsTrailingSlash(t *testing.T) {
 	c, err := NewClient(testToken, WithBaseURL("http://localhost:1234/v1"))
 	require.NoError(t, err)
 	assert.Equal(t, "http://localhost:1234/v1/", c.BaseURL())
+}
+
+func TestWithBaseURL_HostAloneMeansV1(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:12111":         "http://127.0.0.1:12111/v1/",
+		"http://127.0.0.1:12111/":        "http://127.0.0.1:12111/v1/",
+		"https://api.botonom.com":        "https://api.botonom.com/v1/",
+		"http://127.0.0.1:12111/v1":      "http://127.0.0.1:12111/v1/",
+		"http://proxy.internal/botonom/": "http://proxy.internal/botonom/",
+		"http://proxy.internal/v2":       "http://proxy.internal/v2/",
+	} {
+		c, err := NewClient(testToken, WithBaseURL(in))
+		require.NoError(t, err, in)
+		assert.Equal(t, want, c.BaseURL(), in)
+	}
+}
+
+func TestWithBaseURL_HostAloneReachesTheV1Paths(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.Path)
+		if r.URL.Path != "/v1/agents/agt_abc123" {
+			http.Error(w, `{"error":{"type":"not_found_error","code":"unknown_path"}}`, http.StatusNotFound)
+			return
+		}
+		fmt.Fprint(w, `{"id":"agt_abc123","name":"Reservations"}`)
+	}))
+	defer srv.Close()
+	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithMaxRetries(0))
+	require.NoError(t, err)
+	agent, _, err := c.Agents.Get(context.Background(), "agt_abc123")
+	require.NoError(t, err)
+	assert.Equal(t, "Reservations", agent.Name)
+	assert.Equal(t, []string{"/v1/agents/agt_abc123"}, got)
+}
+
+func TestNewClient_EmptyTokenIsAnInvalidArgument(t *testing.T) {
+	for _, token := range []string{"", "  \t", "btm_sk_a b"} {
+		c, err := NewClient(token)
+		assert.Nil(t, c)
+		assert.ErrorIs(t, err, ErrInvalidArgument, "%q", token)
+	}
+	t.Setenv("BOTONOM_API_TOKEN", "")
+	_, err := NewClientFromEnv()
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.EqualError(t, err, "botonom: NewClientFromEnv: BOTONOM_API_TOKEN is not set")
 }
 
 func TestNewClientFromEnv(t *testing.T) {

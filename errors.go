@@ -127,9 +127,13 @@ type RateLimitError struct {
 	RetryAfter time.Duration // how long the API asked to wait; 0 if it did not say
 }
 
-// Error adds the wait the API asked for to the APIError text.
+// Error adds the wait the API asked for to the APIError text, unless the
+// API's message says it already:
+//
+//	botonom: 429 rate_limit_error: slow down (request req_1); retry after 30s
+//	botonom: 429 rate_limit_error: rate limit of 100 requests per 1m0s exceeded; retry after 1 s (request req_1)
 func (e *RateLimitError) Error() string {
-	if e.RetryAfter > 0 {
+	if e.RetryAfter > 0 && !strings.Contains(strings.ToLower(e.Message), "retry after") {
 		return fmt.Sprintf("%s; retry after %s", e.APIError.Error(), e.RetryAfter)
 	}
 	return e.APIError.Error()

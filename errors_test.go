@@ -95,6 +95,25 @@ func TestCheckResponse_RateLimitErrorCarriesRateAndRetryAfter(t *testing.T) {
 	assert.ErrorIs(t, err, ErrRateLimited)
 }
 
+func TestRateLimitError_SaysRetryAfterOnce(t *testing.T) {
+	for _, tc := range []struct {
+		message string
+		want    string
+	}{
+		{"slow down", "botonom: 429 rate_limit_error: slow down (request req_1); retry after 30s"},
+		{"rate limit of 100 requests per 1m0s exceeded; retry after 1 s",
+			"botonom: 429 rate_limit_error: rate limit of 100 requests per 1m0s exceeded; retry after 1 s (request req_1)"},
+		{"Too many requests. Retry after 30 seconds.",
+			"botonom: 429 rate_limit_error: Too many requests. Retry after 30 seconds. (request req_1)"},
+	} {
+		err := &RateLimitError{
+			APIError:   &APIError{StatusCode: 429, Type: "rate_limit_error", Message: tc.message, RequestID: "req_1"},
+			RetryAfter: 30 * time.Second,
+		}
+		assert.Equal(t, tc.want, err.Error())
+	}
+}
+
 func TestCheckResponse_ReadsAtMostOneMiB(t *testing.T) {
 	counter := &countingBody{r: strings.NewReader(`{"error":{"type":"api_error","message":"` + strings.Repeat("x", 3<<20) + `"}}`)}
 	resp := &http.Response{StatusCode: 500, Header: http.Header{"X-Request-Id": {"req_big"}}, Body: counter}

@@ -40,6 +40,17 @@ func ExampleNewClient() {
 	// Output: Reservations online req_000001
 }
 
+func ExampleWithBaseURL() {
+	// A host alone means its /v1/: the address "botonom mock" prints works
+	// with or without the path.
+	client, err := botonom.NewClient("btm_sk_example", botonom.WithBaseURL("http://127.0.0.1:12111"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(client.BaseURL())
+	// Output: http://127.0.0.1:12111/v1/
+}
+
 func ExampleAgentsService_SendMessage() {
 	srv, err := botonomtest.Start()
 	if err != nil {

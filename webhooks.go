@@ -20,19 +20,27 @@ import (
 // WebhooksService registers the endpoints Botonom delivers events to.
 type WebhooksService service
 
-// EventType names a webhook event.
+// EventType names a webhook event: one of the Event… constants below, or
+// one the API added since (an Event of an unknown type still decodes).
 type EventType string
 
-// The events the API delivers. Others may appear over time: an Event of an
-// unknown type still decodes.
-const (
-	EventTaskCompleted   EventType = "agent.task.completed"    // Data: Task
-	EventMessageReceived EventType = "agent.message.received"  // Data: Message
-	EventMessageSent     EventType = "agent.message.sent"      // Data: Message
-	EventStatusChanged   EventType = "agent.status.changed"    // Data: StatusChange
-	EventSkillInstalled  EventType = "agent.skill.installed"   // Data: SkillInstalled
-	EventInvoiceCreated  EventType = "billing.invoice.created" // Data: Invoice
-)
+// EventTaskCompleted is delivered when an agent finishes a task; Data is a Task (Event.Task).
+const EventTaskCompleted EventType = "agent.task.completed"
+
+// EventMessageReceived is delivered when an agent receives a message; Data is a Message (Event.Message).
+const EventMessageReceived EventType = "agent.message.received"
+
+// EventMessageSent is delivered when an agent sends a message; Data is a Message (Event.Message).
+const EventMessageSent EventType = "agent.message.sent"
+
+// EventStatusChanged is delivered when an agent goes online or offline; Data is a StatusChange (Event.StatusChange).
+const EventStatusChanged EventType = "agent.status.changed"
+
+// EventSkillInstalled is delivered when a skill is installed on an agent; Data is a SkillInstalled (Event.SkillInstalled).
+const EventSkillInstalled EventType = "agent.skill.installed"
+
+// EventInvoiceCreated is delivered when an invoice is issued; Data is an Invoice (Event.Invoice).
+const EventInvoiceCreated EventType = "billing.invoice.created"
 
 // EventTypes lists every event type this SDK knows, in the API's order.
 var EventTypes = []EventType{

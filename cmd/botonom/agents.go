@@ -15,7 +15,7 @@ const apiTimeout = 60 * time.Second
 
 const agentsUsage = `Usage:
   botonom agents list [--status online|offline] [--output json|table]
-  botonom agents get ID [--output json|table]
+  botonom agents get AGENT_ID [--output json|table]
 
 list prints every agent of the workspace (following pages); get prints one.
 Output is indented JSON in the API's shape, or a table with --output table.
@@ -32,38 +32,58 @@ the message once.
 Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
 `
 
+// extraClientOptions are added to the options of every client the command
+// builds; tests shorten the retry waits with it.
+var extraClientOptions []botonom.Option
+
 // newClient builds the SDK's client from the environment.
 func (c *cli) newClient() (*botonom.Client, error) {
-	client, err := botonom.NewClientFromEnv(botonom.WithUserAgent("botonom-cli/" + botonom.Version))
+	opts := append([]botonom.Option{botonom.WithUserAgent("botonom-cli/" + botonom.Version)}, extraClientOptions...)
+	client, err := botonom.NewClientFromEnv(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (for a local fake API, run \"botonom mock\" and paste the export line it prints)", err)
 	}
 	return client, nil
 }
 
+// agentsFlags returns the flag set of "agents list" (with --status) or of
+// "agents get".
+func agentsFlags(sub string) (fs *flag.FlagSet, output, status *string) {
+	fs = newFlagSet("agents " + sub)
+	output = outputFlag(fs)
+	if sub == "list" {
+		status = fs.String("status", "", "only agents in this status: online or offline")
+	}
+	return fs, output, status
+}
+
 func runAgents(c *cli, args []string) int {
-	fs := newFlagSet("agents")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if _, code, ok := c.parse(fs, agentsUsage, args, 0, 0); !ok {
+		fs := newFlagSet("agents")
+		if _, code, ok := c.parse(fs, agentsUsage, args, nil, 0); !ok {
+			if code == exitOK { // --help: the flags of both subcommands
+				for _, sub := range []string{"list", "get"} {
+					sfs, _, _ := agentsFlags(sub)
+					printFlags(c.stdout, "Flags of agents "+sub+":", sfs)
+				}
+			}
 			return code
 		}
-		return c.usageError(fs, agentsUsage, errors.New("expected a subcommand: list or get"))
+		return c.usageError(fs, errors.New("missing subcommand: list or get"))
 	}
 	sub := args[0]
-	fs = newFlagSet("agents " + sub)
-	output := outputFlag(fs)
+	fs, output, status := agentsFlags(sub)
 	switch sub {
 	case "list":
-		status := fs.String("status", "", "only agents in this status: online or offline")
-		if _, code, ok := c.parse(fs, agentsUsage, args[1:], 0, 0); !ok {
+		if _, code, ok := c.parse(fs, agentsUsage, args[1:], nil, 0); !ok {
 			return code
 		}
 		if err := checkOutput(*output); err != nil {
-			return c.usageError(fs, agentsUsage, err)
+			return c.usageError(fs, err)
 		}
 		opts := &botonom.ListAgentsOptions{Status: botonom.AgentStatus(*status)}
 		if *status != "" && opts.Status != botonom.AgentStatusOnline && opts.Status != botonom.AgentStatusOffline {
-			return c.usageError(fs, agentsUsage, fmt.Errorf("--status %q: want online or offline", *status))
+			return c.usageError(fs, fmt.Errorf("--status %q: want online or offline", *status))
 		}
 		return c.withClient(func(client *botonom.Client) error {
 			ctx, cancel := contextWithTimeout(c, apiTimeout)
@@ -78,12 +98,12 @@ func runAgents(c *cli, args []string) int {
 			return c.printAgents(*output, agents, agents)
 		})
 	case "get":
-		pos, code, ok := c.parse(fs, agentsUsage, args[1:], 1, 1)
+		pos, code, ok := c.parse(fs, agentsUsage, args[1:], []string{"AGENT_ID"}, 1)
 		if !ok {
 			return code
 		}
 		if err := checkOutput(*output); err != nil {
-			return c.usageError(fs, agentsUsage, err)
+			return c.usageError(fs, err)
 		}
 		return c.withClient(func(client *botonom.Client) error {
 			ctx, cancel := contextWithTimeout(c, apiTimeout)
@@ -95,7 +115,7 @@ func runAgents(c *cli, args []string) int {
 			return c.printAgents(*output, agent, []*botonom.Agent{agent})
 		})
 	}
-	return c.usageError(fs, agentsUsage, fmt.Errorf("unknown subcommand %q: want list or get", sub))
+	return c.usageError(newFlagSet("agents"), fmt.Errorf("unknown subcommand %q: want list or get", sub))
 }
 
 // withClient runs fn with a client from the environment and turns its
@@ -146,12 +166,12 @@ func runMessage(c *cli, args []string) int {
 	fs.Var(metadata, "metadata", "a `key=value` pair to attach (repeatable)")
 	channel := fs.String("channel", "", "the message's channel (default api)")
 	key := fs.String("idempotency-key", "", "the Idempotency-Key to send instead of a random one")
-	pos, code, ok := c.parse(fs, messageUsage, args, 2, -1)
+	pos, code, ok := c.parse(fs, messageUsage, args, []string{"AGENT_ID", "TEXT"}, -1)
 	if !ok {
 		return code
 	}
 	if err := checkOutput(*output); err != nil {
-		return c.usageError(fs, messageUsage, err)
+		return c.usageError(fs, err)
 	}
 	req := &botonom.SendMessageRequest{
 		Content: strings.Join(pos[1:], " "),

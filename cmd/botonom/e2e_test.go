@@ -221,29 +221,50 @@ func TestE2E_VerifyBadHeader(t *testing.T) {
 }
 
 func TestE2E_UsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{},
-		{"frobnicate"},
-		{"agents"},
-		{"agents", "delete", "agt_abc123"},
-		{"agents", "list", "--bogus"},
-		{"agents", "list", "--output", "yaml"},
-		{"agents", "get"},
-		{"message", "agt_abc123"},
-		{"usage", "--from", "yesterday"},
-		{"usage", "--granularity", "week"},
-		{"mock", "--rate-limit", "ten"},
-		{"trigger", "agent.task.completed", "--secret", "s"},
-		{"verify", "--secret", "s"},
-		{"verify", "--secret", "s", "--header", "t=1,v1=2", "--tolerance", "1m", "--no-timestamp-check"},
+	// The error, then one line pointing to --help: no screenful of usage
+	// that would bury the error.
+	for _, tc := range []struct {
+		args      []string
+		err, hint string
+	}{
+		{[]string{"frobnicate"}, `botonom: unknown command "frobnicate"`, `Run "botonom --help" for the list of commands.`},
+		{[]string{"agents"}, `botonom agents: missing subcommand: list or get`, `Run "botonom agents --help" for usage and flags.`},
+		{[]string{"agents", "delete", "agt_abc123"}, `botonom agents: unknown subcommand "delete": want list or get`, `Run "botonom agents --help" for usage and flags.`},
+		{[]string{"agents", "list", "--bogus"}, `botonom agents list: flag provided but not defined: -bogus`, `Run "botonom agents list --help" for usage and flags.`},
+		{[]string{"agents", "list", "--output", "yaml"}, `botonom agents list: --output "yaml": want json or table`, `Run "botonom agents list --help" for usage and flags.`},
+		{[]string{"agents", "get"}, `botonom agents get: missing AGENT_ID`, `Run "botonom agents get --help" for usage and flags.`},
+		{[]string{"agents", "get", "a", "b"}, `botonom agents get: unexpected argument "b"`, `Run "botonom agents get --help" for usage and flags.`},
+		{[]string{"message"}, `botonom message: missing AGENT_ID and TEXT`, `Run "botonom message --help" for usage and flags.`},
+		{[]string{"message", "agt_abc123"}, `botonom message: missing TEXT`, `Run "botonom message --help" for usage and flags.`},
+		{[]string{"usage", "--from", "yesterday"}, `botonom usage: --from "yesterday": want RFC 3339 (2026-02-01T00:00:00Z) or a date (2026-02-01)`, `Run "botonom usage --help" for usage and flags.`},
+		{[]string{"usage", "--granularity", "week"}, `botonom usage: --granularity "week": want hour, day or month`, `Run "botonom usage --help" for usage and flags.`},
+		{[]string{"mock", "--rate-limit", "ten"}, `botonom mock: --rate-limit "ten": want a positive number of requests, such as 100/min`, `Run "botonom mock --help" for usage and flags.`},
+		{[]string{"mock", "--addr", "localhost"}, `botonom mock: --addr "localhost": want host:port, such as 127.0.0.1:12111 (port 0 picks a free one)`, `Run "botonom mock --help" for usage and flags.`},
+		{[]string{"trigger", "--secret", "s"}, `botonom trigger: missing EVENT_TYPE`, `Run "botonom trigger --help" for usage and flags.`},
+		{[]string{"trigger", "agent.task.completed", "--secret", "s"}, `botonom trigger: --url is required`, `Run "botonom trigger --help" for usage and flags.`},
+		{[]string{"verify", "--secret", "s"}, `botonom verify: --header is required`, `Run "botonom verify --help" for usage and flags.`},
+		{[]string{"verify", "--secret", "s", "--header", "t=1,v1=2", "--tolerance", "1m", "--no-timestamp-check"}, `botonom verify: --tolerance and --no-timestamp-check contradict each other`, `Run "botonom verify --help" for usage and flags.`},
 	} {
-		t.Run(strings.Join(args, "_"), func(t *testing.T) {
-			r := runBinary(t, nil, "", args...)
+		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
+			r := runBinary(t, nil, "", tc.args...)
 			assert.Equal(t, 2, r.code, "stderr: %s", r.stderr)
-			assert.Contains(t, r.stderr, "Usage:")
+			assert.Equal(t, tc.err+"\n"+tc.hint+"\n", r.stderr)
 			assert.Empty(t, r.stdout)
 		})
 	}
+}
+
+func TestE2E_NoCommandPrintsTheCommands(t *testing.T) {
+	r := runBinary(t, nil, "")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "Commands:")
+	assert.Empty(t, r.stdout)
+}
+
+func TestE2E_AgentsHelpShowsTheFlags(t *testing.T) {
+	r := runBinary(t, nil, "", "agents", "--help")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Regexp(t, `(?s)Flags of agents list:\n  -output string\n.*  -status string\n.*Flags of agents get:\n  -output string\n`, r.stdout)
 }
 
 func TestE2E_HelpOnEveryCommand(t *testing.T) {
@@ -283,5 +304,6 @@ func TestE2E_MockAddressInUse(t *testing.T) {
 	addr := strings.TrimSuffix(strings.TrimPrefix(m.url, "http://"), "/v1/")
 	r := runBinary(t, nil, "", "mock", "--addr", addr)
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "address already in use")
+	assert.Equal(t, "botonom mock: cannot listen on "+addr+": address already in use\n"+
+		"hint: another program (another botonom mock?) uses that port: stop it, or try --addr 127.0.0.1:0 for a free port\n", r.stderr)
 }

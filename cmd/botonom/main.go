@@ -88,7 +88,8 @@ BOTONOM_BASE_URL (start "botonom mock" for a local API to point them at).
 trigger and verify read the webhook secret from --secret or
 BOTONOM_WEBHOOK_SECRET.
 
-Run "botonom COMMAND --help" for a command's flags.
+Run "botonom COMMAND --help" (or "botonom help COMMAND") for a command's
+usage and flags.
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -129,14 +130,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return cmd.run(c, args[1:])
 		}
 	}
-	fmt.Fprintf(stderr, "botonom: unknown command %q\n\n", name)
-	printMainUsage(stderr)
+	fmt.Fprintf(stderr, "botonom: unknown command %q\n%s\n", name, helpHint("botonom"))
 	return exitUsage
 }
 
 func runVersion(c *cli, args []string) int {
 	fs := newFlagSet("version")
-	if _, code, ok := c.parse(fs, "Usage: botonom version\n\nPrints the version of the Botonom Go SDK the command is built with.\n", args, 0, 0); !ok {
+	if _, code, ok := c.parse(fs, "Usage: botonom version\n\nPrints the version of the Botonom Go SDK the command is built with.\n", args, nil, 0); !ok {
 		return code
 	}
 	fmt.Fprintf(c.stdout, "botonom %s\n", botonom.Version)
@@ -152,16 +152,17 @@ func newFlagSet(name string) *flag.FlagSet {
 }
 
 // parse parses args, flags and arguments in any order (arguments after
-// "--" are never flags), and checks that there are between minArgs and
-// maxArgs arguments (maxArgs < 0: no limit). On --help it prints usage and
-// the flags to stdout; on an error, the error and the same to stderr. ok is
-// false when the command must end with code.
-func (c *cli) parse(fs *flag.FlagSet, usage string, args []string, minArgs, maxArgs int) (pos []string, code int, ok bool) {
+// "--" are never flags), and checks that the required arguments (named as
+// in the usage, such as "AGENT_ID") are there and that there are at most
+// maxArgs (maxArgs < 0: no limit). On --help it prints usage and the flags
+// to stdout; on an error, the error and a pointer to --help to stderr. ok
+// is false when the command must end with code.
+func (c *cli) parse(fs *flag.FlagSet, usage string, args []string, required []string, maxArgs int) (pos []string, code int, ok bool) {
 	pos, err := parseInterspersed(fs, args)
 	if err == nil {
 		switch {
-		case len(pos) < minArgs:
-			err = fmt.Errorf("expected %d argument(s), got %d", minArgs, len(pos))
+		case len(pos) < len(required):
+			err = fmt.Errorf("missing %s", strings.Join(required[len(pos):], " and "))
 		case maxArgs >= 0 && len(pos) > maxArgs:
 			err = fmt.Errorf("unexpected argument %q", pos[maxArgs])
 		}
@@ -171,26 +172,39 @@ func (c *cli) parse(fs *flag.FlagSet, usage string, args []string, minArgs, maxA
 		printUsage(c.stdout, fs, usage)
 		return nil, exitOK, false
 	case err != nil:
-		return nil, c.usageError(fs, usage, err), false
+		return nil, c.usageError(fs, err), false
 	}
 	return pos, exitOK, true
 }
 
-// usageError reports a bad command line: the error, then the usage.
-func (c *cli) usageError(fs *flag.FlagSet, usage string, err error) int {
-	fmt.Fprintf(c.stderr, "%s: %v\n\n", fs.Name(), err)
-	printUsage(c.stderr, fs, usage)
+// usageError reports a bad command line: the error, then one line that
+// points to the command's --help (the usage would bury the error).
+func (c *cli) usageError(fs *flag.FlagSet, err error) int {
+	fmt.Fprintf(c.stderr, "%s: %v\n%s\n", fs.Name(), err, helpHint(fs.Name()))
 	return exitUsage
+}
+
+// helpHint is the line a usage error ends with.
+func helpHint(command string) string {
+	if command == "botonom" {
+		return `Run "botonom --help" for the list of commands.`
+	}
+	return fmt.Sprintf("Run %q for usage and flags.", command+" --help")
 }
 
 func printUsage(w io.Writer, fs *flag.FlagSet, usage string) {
 	fmt.Fprint(w, usage)
+	printFlags(w, "Flags:", fs)
+}
+
+// printFlags prints title and the flags of fs, if it has any.
+func printFlags(w io.Writer, title string, fs *flag.FlagSet) {
 	hasFlags := false
 	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 	if !hasFlags {
 		return
 	}
-	fmt.Fprintln(w, "\nFlags:")
+	fmt.Fprintln(w, "\n"+title)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
@@ -223,16 +237,31 @@ func isSet(fs *flag.FlagSet, name string) bool {
 
 // fail reports an error of a command that ran and returns exitFailure. The
 // SDK's errors start with "botonom: " already; an *APIError says the
-// status, type, code, message and request ID.
+// status, type, code, message and request ID. A hint follows for the
+// mistakes of a first try: the wrong token, nothing listening at the base
+// URL, a base URL without the API's version.
 func (c *cli) fail(err error) int {
 	fmt.Fprintf(c.stderr, "botonom: %s\n", strings.TrimPrefix(err.Error(), "botonom: "))
+	var apiErr *botonom.APIError
 	switch {
 	case errors.Is(err, botonom.ErrUnauthorized):
 		fmt.Fprintln(c.stderr, "hint: check BOTONOM_API_TOKEN (and BOTONOM_BASE_URL)")
+	case errors.Is(err, syscall.ECONNREFUSED):
+		fmt.Fprintf(c.stderr, "hint: nothing answers there: is \"botonom mock\" running? %s\n", baseURLSetting())
+	case errors.As(err, &apiErr) && apiErr.Code == "unknown_path":
+		fmt.Fprintf(c.stderr, "hint: the API has no such path: %s; it should end in /v1/ (the address \"botonom mock\" prints)\n", baseURLSetting())
 	case errors.Is(err, context.Canceled) && c.ctx.Err() != nil:
 		fmt.Fprintln(c.stderr, "interrupted")
 	}
 	return exitFailure
+}
+
+// baseURLSetting says where BOTONOM_BASE_URL points the API commands.
+func baseURLSetting() string {
+	if u := os.Getenv("BOTONOM_BASE_URL"); u != "" {
+		return fmt.Sprintf("BOTONOM_BASE_URL is %s", u)
+	}
+	return "BOTONOM_BASE_URL is not set (the API at " + botonom.DefaultBaseURL + ")"
 }
 
 // outputFlag adds --output to fs.

@@ -8,8 +8,10 @@ import (
 	"log"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	botonom "github.com/botonom/botonom-go"
@@ -38,11 +40,14 @@ func runMock(c *cli, args []string) int {
 	token := fs.String("token", botonomtest.Token, "the API `token` the mock accepts")
 	agentsFile := fs.String("agents", "", "JSON `file` with the agents to serve instead of the samples")
 	rateLimit := fs.String("rate-limit", "", "rate limit, `N/min` (also N/s, N/h; default 1000/min)")
-	if _, code, ok := c.parse(fs, mockUsage, args, 0, 0); !ok {
+	if _, code, ok := c.parse(fs, mockUsage, args, nil, 0); !ok {
 		return code
 	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil {
+		return c.usageError(fs, fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:12111 (port 0 picks a free one)", *addr))
+	}
 	if strings.TrimSpace(*token) == "" || strings.ContainsAny(*token, " \t\r\n") {
-		return c.usageError(fs, mockUsage, fmt.Errorf("--token %q is not a usable token", *token))
+		return c.usageError(fs, fmt.Errorf("--token %q is not a usable token", *token))
 	}
 
 	logger := log.New(c.stderr, "", log.Ltime|log.Lmicroseconds)
@@ -54,7 +59,7 @@ func runMock(c *cli, args []string) int {
 	if *rateLimit != "" {
 		limit, window, err := parseRateLimit(*rateLimit)
 		if err != nil {
-			return c.usageError(fs, mockUsage, err)
+			return c.usageError(fs, err)
 		}
 		opts = append(opts, botonomtest.WithRateLimit(limit, window))
 	}
@@ -68,7 +73,7 @@ func runMock(c *cli, args []string) int {
 
 	srv, err := botonomtest.Start(opts...)
 	if err != nil {
-		return c.fail(err)
+		return c.listenFailed(*addr, err)
 	}
 	defer srv.Close()
 
@@ -92,6 +97,25 @@ Requests are logged to stderr; press Ctrl-C to stop.
 	fmt.Fprintln(c.stderr, "botonom mock: shutting down")
 	srv.Close() // waits for the requests in flight
 	return exitOK
+}
+
+// listenFailed reports that the mock could not start: the system's reason
+// (not the layers of the package that tried), and a way out when the port
+// is taken.
+func (c *cli) listenFailed(addr string, err error) int {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		err = opErr.Err
+		var sysErr *os.SyscallError
+		if errors.As(err, &sysErr) {
+			err = sysErr.Err
+		}
+	}
+	fmt.Fprintf(c.stderr, "botonom mock: cannot listen on %s: %v\n", addr, err)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		fmt.Fprintln(c.stderr, "hint: another program (another botonom mock?) uses that port: stop it, or try --addr 127.0.0.1:0 for a free port")
+	}
+	return exitFailure
 }
 
 // logRequest writes one line per request: never a header, so never the

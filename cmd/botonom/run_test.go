@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,6 +138,54 @@ func TestRun_Unauthorized(t *testing.T) {
 	assert.NotContains(t, r.stderr, botonomtest.Token)
 }
 
+// quickRetries makes the command's clients wait a millisecond between
+// attempts, for the length of the test.
+func quickRetries(t *testing.T) {
+	extraClientOptions = []botonom.Option{botonom.WithRetryWait(time.Millisecond, time.Millisecond)}
+	t.Cleanup(func() { extraClientOptions = nil })
+}
+
+func TestRun_ConnectionRefusedHint(t *testing.T) {
+	quickRetries(t)
+	ts := httptest.NewServer(http.NotFoundHandler())
+	ts.Close() // nothing listens there any more
+	runIn(t, nil, "")
+	t.Setenv("BOTONOM_API_TOKEN", botonomtest.Token)
+	t.Setenv("BOTONOM_BASE_URL", ts.URL)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"agents", "list"}, strings.NewReader(""), &stdout, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Regexp(t, `connection refused\n`+
+		regexp.QuoteMeta(`hint: nothing answers there: is "botonom mock" running? BOTONOM_BASE_URL is `+ts.URL)+`\n$`, stderr.String())
+}
+
+func TestRun_UnknownPathHint(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	runIn(t, nil, "")
+	t.Setenv("BOTONOM_API_TOKEN", botonomtest.Token)
+	t.Setenv("BOTONOM_BASE_URL", strings.TrimSuffix(srv.URL(), "v1/")+"api/")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"agents", "get", botonomtest.SampleAgentID}, strings.NewReader(""), &stdout, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Regexp(t, `^botonom: 404 not_found_error/unknown_path: .*\n`+
+		regexp.QuoteMeta(`hint: the API has no such path: BOTONOM_BASE_URL is `+strings.TrimSuffix(srv.URL(), "v1/")+`api/; it should end in /v1/ (the address "botonom mock" prints)`)+`\n$`, stderr.String())
+
+	// The host alone is the API's /v1/ (WithBaseURL): no hint needed.
+	t.Setenv("BOTONOM_BASE_URL", strings.TrimSuffix(srv.URL(), "/v1/"))
+	code = run(context.Background(), []string{"agents", "get", botonomtest.SampleAgentID}, strings.NewReader(""), &stdout, &stderr)
+	assert.Equal(t, 0, code)
+}
+
+func TestRun_RateLimitedSaysRetryAfterOnce(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithRateLimit(1, time.Hour))
+	r := runIn(t, srv, "", "agents", "get", botonomtest.SampleAgentID)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = runIn(t, srv, "", "agents", "get", botonomtest.SampleAgentID)
+	assert.Equal(t, 1, r.code)
+	assert.Regexp(t, `^botonom: 429 rate_limit_error/\w+: .*\n$`, r.stderr)
+	assert.Equal(t, 1, strings.Count(strings.ToLower(r.stderr), "retry after"), r.stderr)
+}
+
 func TestRun_VerifyNewlineHint(t *testing.T) {
 	body := []byte(`{"id":"evt_1","type":"agent.skill.installed","created_at":"2026-02-18T14:30:00Z","data":{}}`)
 	header := botonom.SignPayload(body, "whsec_n", time.Now())
@@ -201,6 +250,26 @@ func TestRun_MockInProcess(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("mock did not stop")
 	}
+}
+
+func TestREADMEAndHelpAgreeWhereTheFlagsAre(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	var help bytes.Buffer
+	printMainUsage(&help)
+	for _, where := range []string{"botonom COMMAND --help", "botonom help COMMAND"} {
+		assert.Contains(t, help.String(), `"`+where+`"`)
+		assert.Contains(t, string(readme), "`"+where+"`")
+	}
+}
+
+func TestREADMEAndWebhookExampleShowTrigger(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), "`botonom trigger agent.task.completed --url\nhttp://127.0.0.1:8080/botonom/webhook")
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "webhook-server", "main.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(example), "botonom trigger agent.task.completed --url http://%s/botonom/webhook")
 }
 
 func TestParseRateLimit(t *testing.T) {

@@ -50,24 +50,24 @@ func runTrigger(c *cli, args []string) int {
 	dataFile := fs.String("data", "", "JSON `file` with the event's data instead of the sample (\"-\" for stdin)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the handler's answer")
 	usage := triggerHelp()
-	pos, code, ok := c.parse(fs, usage, args, 1, 1)
+	pos, code, ok := c.parse(fs, usage, args, []string{"EVENT_TYPE"}, 1)
 	if !ok {
 		return code
 	}
 	eventType := botonom.EventType(pos[0])
 	if !eventType.Known() {
-		return c.usageError(fs, usage, fmt.Errorf("unknown event type %q; want one of: %s", eventType, strings.Join(eventTypeNames(), ", ")))
+		return c.usageError(fs, fmt.Errorf("unknown event type %q; want one of: %s", eventType, strings.Join(eventTypeNames(), ", ")))
 	}
 	u, err := url.Parse(*target)
 	switch {
 	case *target == "":
-		return c.usageError(fs, usage, fmt.Errorf("--url is required"))
+		return c.usageError(fs, fmt.Errorf("--url is required"))
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return c.usageError(fs, usage, fmt.Errorf("--url %q: want an absolute http or https URL", *target))
+		return c.usageError(fs, fmt.Errorf("--url %q: want an absolute http or https URL", *target))
 	case *secret == "":
-		return c.usageError(fs, usage, fmt.Errorf("--secret (or BOTONOM_WEBHOOK_SECRET) is required"))
+		return c.usageError(fs, fmt.Errorf("--secret (or BOTONOM_WEBHOOK_SECRET) is required"))
 	case *timeout <= 0:
-		return c.usageError(fs, usage, fmt.Errorf("--timeout %s: want a positive duration", *timeout))
+		return c.usageError(fs, fmt.Errorf("--timeout %s: want a positive duration", *timeout))
 	}
 
 	var data json.RawMessage

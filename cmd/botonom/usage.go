@@ -24,24 +24,24 @@ func runUsage(c *cli, args []string) int {
 	to := fs.String("to", "", "end of the span, RFC 3339 or YYYY-MM-DD")
 	agent := fs.String("agent", "", "only this agent's usage (agent `ID`)")
 	granularity := fs.String("granularity", "", "period length: hour, day or month (the API's default: day)")
-	if _, code, ok := c.parse(fs, usageUsage, args, 0, 0); !ok {
+	if _, code, ok := c.parse(fs, usageUsage, args, nil, 0); !ok {
 		return code
 	}
 	if err := checkOutput(*output); err != nil {
-		return c.usageError(fs, usageUsage, err)
+		return c.usageError(fs, err)
 	}
 	opts := &botonom.UsageOptions{AgentID: *agent, Granularity: botonom.Granularity(*granularity)}
 	switch opts.Granularity {
 	case "", botonom.GranularityHour, botonom.GranularityDay, botonom.GranularityMonth:
 	default:
-		return c.usageError(fs, usageUsage, fmt.Errorf("--granularity %q: want hour, day or month", *granularity))
+		return c.usageError(fs, fmt.Errorf("--granularity %q: want hour, day or month", *granularity))
 	}
 	var err error
 	if opts.From, err = parseTime("--from", *from); err != nil {
-		return c.usageError(fs, usageUsage, err)
+		return c.usageError(fs, err)
 	}
 	if opts.To, err = parseTime("--to", *to); err != nil {
-		return c.usageError(fs, usageUsage, err)
+		return c.usageError(fs, err)
 	}
 	return c.withClient(func(client *botonom.Client) error {
 		ctx, cancel := contextWithTimeout(c, apiTimeout)

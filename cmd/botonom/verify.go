@@ -32,7 +32,7 @@ func runVerify(c *cli, args []string) int {
 	header := fs.String("header", "", "the X-Botonom-Signature `value` of the delivery")
 	tolerance := fs.Duration("tolerance", botonom.DefaultSignatureTolerance, "how far the signature's timestamp may be from now")
 	noTimestamp := fs.Bool("no-timestamp-check", false, "accept a valid signature however old (for stored deliveries)")
-	pos, code, ok := c.parse(fs, verifyUsage, args, 0, 1)
+	pos, code, ok := c.parse(fs, verifyUsage, args, nil, 1)
 	if !ok {
 		return code
 	}
@@ -42,13 +42,13 @@ func runVerify(c *cli, args []string) int {
 	}
 	switch {
 	case value == "":
-		return c.usageError(fs, verifyUsage, errors.New("--header is required"))
+		return c.usageError(fs, errors.New("--header is required"))
 	case *secret == "":
-		return c.usageError(fs, verifyUsage, errors.New("--secret (or BOTONOM_WEBHOOK_SECRET) is required"))
+		return c.usageError(fs, errors.New("--secret (or BOTONOM_WEBHOOK_SECRET) is required"))
 	case *noTimestamp && isSet(fs, "tolerance"):
-		return c.usageError(fs, verifyUsage, errors.New("--tolerance and --no-timestamp-check contradict each other"))
+		return c.usageError(fs, errors.New("--tolerance and --no-timestamp-check contradict each other"))
 	case *tolerance <= 0:
-		return c.usageError(fs, verifyUsage, fmt.Errorf("--tolerance %s: want a positive duration (or --no-timestamp-check)", *tolerance))
+		return c.usageError(fs, fmt.Errorf("--tolerance %s: want a positive duration (or --no-timestamp-check)", *tolerance))
 	}
 	path := "-"
 	if len(pos) == 1 {

@@ -4,6 +4,11 @@
 //
 //	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./examples/webhook-server -addr 127.0.0.1:8080
 //
+// To try it without the API, send it a signed sample delivery from another
+// terminal with the botonom command (cmd/botonom):
+//
+//	botonom trigger agent.task.completed --url http://127.0.0.1:8080/botonom/webhook --secret "$BOTONOM_WEBHOOK_SECRET"
+//
 // Deliveries are POSTed to /botonom/webhook. Stop it with Ctrl-C: requests
 // in flight are finished before it exits.
 package main
@@ -52,6 +57,7 @@ func main() {
 	errc := make(chan error, 1)
 	go func() {
 		logger.Info("listening", "addr", *addr, "path", "/botonom/webhook")
+		fmt.Fprintf(os.Stderr, "Try it: botonom trigger agent.task.completed --url http://%s/botonom/webhook --secret \"$BOTONOM_WEBHOOK_SECRET\"\n", *addr)
 		errc <- srv.ListenAndServe()
 	}()
 
