@@ -181,7 +181,7 @@ func TestCallOptions_ConcurrentCallsDoNotShareOptions(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id := string(rune('A' + i%26)) + string(rune('a'+i/26))
+			id := string(rune('A'+i%26)) + string(rune('a'+i/26))
 			mark := func(r *http.Request, next MiddlewareNext) (*http.Response, error) {
 				r.Header.Set("X-Marked", id)
 				return next(r)
