@@ -158,6 +158,7 @@ func newBenchRawClient(tb testing.TB, srv *benchServer) *benchRawClient {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = DefaultMaxIdleConnsPerHost
 	t.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	t.ResponseHeaderTimeout = DefaultTimeout // the same bound as the SDK's transport
 	tb.Cleanup(t.CloseIdleConnections)
 	return &benchRawClient{hc: &http.Client{Transport: t}, base: srv.baseURL, auth: "Bearer " + benchToken}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -45,6 +46,16 @@ const (
 	// DefaultMaxResponseSize caps a success body the client decodes: 16 MiB
 	// (WithMaxResponseSize).
 	DefaultMaxResponseSize = 16 << 20
+	// DefaultTimeout bounds each attempt when WithTimeout is not given:
+	// 30 s. The API's answers are acknowledgements (a message queued, a
+	// page of a list), not long generations: a healthy answer takes well
+	// under a second, so 30 s is a server that will not answer, with room
+	// for a slow network. On the SDK's own transport it bounds connecting
+	// and the wait for the answer's headers, at no cost per call; with
+	// WithHTTPClient whose http.Client has no Timeout, the whole attempt.
+	// WithTimeout (for the client, or for one call) bounds the whole
+	// attempt, body included.
+	DefaultTimeout = 30 * time.Second
 	// DefaultMaxIdleConnsPerHost is how many keep-alive connections the
 	// default transport keeps to the API: 256, enough for a busy service
 	// sharing one Client without churning TCP connections.
@@ -101,6 +112,7 @@ type config struct {
 	now             func() time.Time
 	headers         []header     // WithHeader, the client's first
 	idempotencyKey  string       // WithIdempotencyKey, per call only
+	responseInto    **Response   // WithResponseInto, per call only
 	middleware      []Middleware // WithMiddleware, outermost first
 	traces          []*CallTrace // WithCallTrace
 	// perCall is set while a call's own options are applied: the options
@@ -202,8 +214,10 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithTimeout bounds each attempt (connect, send, read the answer) to d.
-// The whole call, retries and waits included, is bounded by the context.
+// WithTimeout bounds each attempt (connect, send, read the whole answer)
+// to d, in place of DefaultTimeout. An attempt that runs out is retried
+// as a transport error would be. The whole call, retries and waits
+// included, is bounded by the context.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -431,6 +445,32 @@ func WithIdempotencyKey(key string) Option {
 	}
 }
 
+// WithResponseInto makes a call store its *Response in *dst when it
+// returns — on success, and on an API error (nil when no answer came) —
+// for the methods that do not return one: with ListAll and ListAllTasks,
+// *dst is the Response of the page the current item came from, with its
+// RequestID and Rate:
+//
+//	var page *botonom.Response
+//	for agent, err := range client.Agents.ListAll(ctx, nil, botonom.WithResponseInto(&page)) {
+//		// page.RequestID, page.Rate.Remaining
+//	}
+//
+// It is a per-call option only (a client-wide dst would be written by
+// every goroutine); a nil dst is refused.
+func WithResponseInto(dst **Response) Option {
+	return func(c *config) error {
+		if !c.perCall {
+			return errors.New("WithResponseInto: set for one call, not for the client")
+		}
+		if dst == nil {
+			return errors.New("WithResponseInto: nil destination")
+		}
+		c.responseInto = dst
+		return nil
+	}
+}
+
 // validHeader reports whether key is an HTTP token (RFC 9110 §5.1) and
 // value has no control character but tab.
 func validHeader(key, value string) bool {
@@ -567,21 +607,21 @@ func (c *Client) Do(req *http.Request, v any, opts ...Option) (*Response, error)
 		return nil, err
 	}
 	info := &callInfo{Context: req.Context(), cfg: cfg, call: Call{Operation: "do", Method: req.Method}, allowEmpty: true}
+	if cfg.idempotencyKey != "" && req.Method != http.MethodPost {
+		return nil, invalidArgf("WithIdempotencyKey: %s %s is not a POST", req.Method, req.URL.Path)
+	}
 	req = req.WithContext(info)
-	if len(cfg.headers) > 0 || cfg.idempotencyKey != "" {
-		if cfg.idempotencyKey != "" && req.Method != http.MethodPost {
-			return nil, invalidArgf("WithIdempotencyKey: %s %s is not a POST", req.Method, req.URL.Path)
-		}
-		req.Header = req.Header.Clone() // the caller's request stays as it was
-		if req.Header == nil {
-			req.Header = http.Header{}
-		}
-		if cfg.idempotencyKey != "" {
-			req.Header[headerIdempotencyKey] = []string{cfg.idempotencyKey}
-		}
-		for _, h := range cfg.headers {
-			req.Header[h.key] = []string{h.value}
-		}
+	// The caller's request stays as it was: the call's own headers, and
+	// forgetting the token at the end, apply to a copy of its header.
+	req.Header = req.Header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	if cfg.idempotencyKey != "" {
+		req.Header[headerIdempotencyKey] = []string{cfg.idempotencyKey}
+	}
+	for _, h := range cfg.headers {
+		req.Header[h.key] = []string{h.value}
 	}
 	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
 		// The caller may have read req.Body (to log it, say): the first
@@ -610,15 +650,18 @@ type callInfo struct {
 	cfg        *config // the client's, or a copy with the call's options
 	call       Call
 	allowEmpty bool // a 2xx without a body is fine (Do)
+	v          any  // where the 2xx body is decoded; nil: nowhere
+	decoded    bool // a decode was tried (v must be reset before another)
 
-	retryable   bool          // may be retried after a 5xx or transport error
-	keyed       bool          // a POST with an Idempotency-Key
-	attempt     int           // the attempt under way, from 0
-	sent        int           // requests sent so far
-	budgetSpent int           // retry-budget tokens this call took
-	rate        Rate          // the rate-limit headers of the latest answer
-	decision    decision      // decide's, on the latest attempt
-	waited      time.Duration // the waits so far, for a CallTrace
+	retryable   bool           // may be retried after a 5xx or transport error
+	keyed       bool           // a POST with an Idempotency-Key
+	attempt     int            // the attempt under way, from 0
+	sent        int            // requests sent so far
+	budgetSpent int            // retry-budget tokens this call took
+	rate        Rate           // the rate-limit headers of the latest answer
+	decision    decision       // decide's, on the latest attempt
+	decided     *http.Response // the answer decision is about
+	waited      time.Duration  // the waits so far, for a CallTrace
 
 	firstRetryCount [1]string             // X-Botonom-Retry-Count of the first attempt
 	rreq            retryablehttp.Request // the request as the retry loop sees it
@@ -652,6 +695,9 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, e
 		info.traceStart()
 		defer func() { info.traceEnd(resp, err) }()
 	}
+	if dst := info.cfg.responseInto; dst != nil {
+		defer func() { *dst = resp }()
+	}
 	if err := info.Err(); err != nil {
 		return nil, c.callError(req, info, err) // nothing is sent for a context already done
 	}
@@ -664,7 +710,12 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, e
 	if err != nil {
 		return nil, fmt.Errorf("botonom: %s %s: %w", req.Method, req.URL.Path, err)
 	}
+	if v != nil {
+		info.v = v
+		rreq.SetResponseHandler(decodeAnswer)
+	}
 	hresp, err := c.hc.Do(rreq)
+	defer forgetToken(req, hresp) // after the body is closed (defers run last first)
 	if hresp != nil {
 		defer drainAndClose(hresp.Body, &info.drain)
 		resp = newResponse(hresp, info.rate)
@@ -676,19 +727,71 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, e
 		return resp, err
 	}
 	c.budget.succeeded(info)
-	if v != nil {
-		info.body = capped.Reader{R: hresp.Body, N: info.cfg.maxResponseSize, Limit: info.cfg.maxResponseSize}
-		if err := json.NewDecoder(&info.body).Decode(v); err != nil {
-			if err == io.EOF { // no body at all
-				if info.allowEmpty {
-					return resp, nil
-				}
-				err = errors.New("empty body")
-			}
-			return resp, fmt.Errorf("botonom: %s %s: decode response (request %s): %w", req.Method, req.URL.Path, resp.RequestID, err)
-		}
-	}
 	return resp, nil
+}
+
+// decodeAnswer runs in the retry loop, on the answer the loop would end
+// with: it decodes a 2xx body into the call's v there, so that a body that
+// fails to arrive whole (cut, reset, timed out) is a failed attempt like a
+// dropped connection — retried under the same rules and budget — while one
+// that arrives whole but is not the expected JSON is final.
+func decodeAnswer(resp *http.Response) error {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil // decide has turned it into its error
+	}
+	info := callInfoFrom(resp.Request.Context())
+	if info.decoded {
+		// A retry after a cut body: nothing of the first may remain.
+		rv := reflect.ValueOf(info.v).Elem()
+		rv.SetZero()
+	}
+	info.decoded = true
+	info.body = capped.Reader{R: resp.Body, N: info.cfg.maxResponseSize, Limit: info.cfg.maxResponseSize}
+	err := json.NewDecoder(&info.body).Decode(info.v)
+	if err == nil {
+		return nil
+	}
+	whole := true
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == io.EOF: // no body at all
+		if info.allowEmpty {
+			return nil
+		}
+		err = errors.New("empty body")
+	case errors.As(err, &syntaxErr), errors.As(err, &typeErr), errors.Is(err, capped.ErrTooLarge):
+	default: // a read that failed: the body did not arrive whole
+		whole = false
+	}
+	return &decodeError{requestID: headerValue(resp.Header, headerRequestID), err: err, whole: whole}
+}
+
+// decodeError is a 2xx answer whose body did not decode. Whole says it
+// arrived whole (not JSON, the wrong shape, over the size cap): repeating
+// the request would not help. Otherwise it was cut short, and the attempt
+// failed like a dropped connection.
+type decodeError struct {
+	requestID string
+	err       error
+	whole     bool
+}
+
+func (e *decodeError) Error() string {
+	return fmt.Sprintf("decode response (request %s): %v", e.requestID, e.err)
+}
+
+func (e *decodeError) Unwrap() error { return e.err }
+
+// forgetToken takes the token out of the requests the caller can reach from
+// the Response (resp.Request, and through redirects its Response.Request
+// chain), so that no deep print of a Response shows it. They are the
+// SDK's own requests, done with: no copy is needed.
+func forgetToken(req *http.Request, resp *http.Response) {
+	delete(req.Header, "Authorization")
+	for ; resp != nil && resp.Request != nil; resp = resp.Request.Response {
+		delete(resp.Request.Header, "Authorization")
+	}
 }
 
 // call is the life of one endpoint call: apply its options, build the

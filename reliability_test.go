@@ -132,15 +132,36 @@ func TestFault_ConnectionClosedHalfwayThroughTheAnswer(t *testing.T) {
 		assert.Equal(t, "agt_1", agent.ID)
 		assert.Equal(t, 2, s.ln.Accepted())
 	})
-	t.Run("in the body: decode error, not retried", func(t *testing.T) {
+	t.Run("in the body of a GET: retried", func(t *testing.T) {
 		s := newFaultServer(t, faultnet.Script(faultnet.CutAfter(400)))
 		agent, resp, err := s.client(t).Agents.Get(context.Background(), "agt_1")
+		require.NoError(t, err, "a body that fails to arrive whole is a failed attempt")
+		assert.Equal(t, "agt_1", agent.ID)
+		assert.Equal(t, strings.Repeat("x", 1000), agent.Description, "the retry's answer, whole")
+		assert.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, 2, s.ln.Accepted())
+	})
+	t.Run("in the body, every time: the cut is the error", func(t *testing.T) {
+		s := newFaultServer(t, faultnet.Always(faultnet.CutAfter(400)))
+		agent, resp, err := s.client(t, WithMaxRetries(1)).Agents.Get(context.Background(), "agt_1")
 		require.Error(t, err)
 		assert.Nil(t, agent)
 		require.NotNil(t, resp)
 		assert.Equal(t, 200, resp.StatusCode)
 		assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		assert.ErrorContains(t, err, "decode response (request req_fault)")
+		assert.ErrorContains(t, err, "after 2 attempts")
+		assert.Equal(t, 2, s.ln.Accepted())
+	})
+	t.Run("in the body of a POST without key: not retried", func(t *testing.T) {
+		s := newFaultServer(t, faultnet.Script(faultnet.CutAfter(150)))
+		c := s.client(t)
+		req, err := c.NewRequest(context.Background(), "POST", "agents/agt_1/message", &SendMessageRequest{Content: "hi"})
+		require.NoError(t, err)
+		req.Header.Del("Idempotency-Key")
+		var msg Message
+		_, err = c.Do(req, &msg)
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		assert.Equal(t, 1, s.ln.Accepted())
 	})
 }

@@ -159,6 +159,12 @@ func setAttempts(err error, n int) {
 // decision for prepareRetry and do.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	info := callInfoFrom(ctx)
+	if err == nil && resp == info.decided {
+		// retryablehttp asks again after decodeAnswer found nothing wrong:
+		// the answer (its body read by checkResponse) is decided already.
+		return info.decision.retry, nil
+	}
+	info.decided = resp
 	info.decision = c.decide(info, resp, err)
 	if info.decision.retry {
 		info.traceWait(Wait{Reason: info.decision.reason, Duration: info.decision.wait, Attempt: info.attempt + 1, Cause: info.decision.err})
@@ -238,18 +244,23 @@ func retryableRequest(req *http.Request) bool {
 	return headerValue(req.Header, headerIdempotencyKey) != ""
 }
 
-// retryableTransportError reports whether an error without an answer may be
-// retried: not TLS failures, redirect-policy failures or the SDK's own
-// pre-send errors, which would fail the same way again. Each is matched by
+// retryableTransportError reports whether an error without a (whole) answer
+// may be retried: not TLS failures, redirect-policy failures, the SDK's own
+// pre-send errors or a 2xx body that arrived whole but does not decode,
+// which would fail the same way again; a body cut short may be. Each is matched by
 // its type, never by its text.
 func retryableTransportError(err error) bool {
 	var stop *stopError
 	var redirect *redirectError
+	var decode *decodeError
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
 	var authErr x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var invErr x509.CertificateInvalidError
+	if errors.As(err, &decode) {
+		return !decode.whole
+	}
 	return !errors.As(err, &stop) && !errors.As(err, &redirect) &&
 		!errors.As(err, &certErr) && !errors.As(err, &recErr) &&
 		!errors.As(err, &authErr) && !errors.As(err, &hostErr) && !errors.As(err, &invErr)

@@ -1,6 +1,7 @@
 package botonom
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +50,13 @@ func (c *Client) newHTTPClient() *http.Client {
 	inner.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		return checkRedirect(req, via, policy)
 	}
-	inner.Transport = &transport{c: c, next: c.nextTransport()}
+	t := &transport{c: c, next: c.nextTransport()}
+	if hc := c.cfg.httpClient; hc != nil && hc.Timeout == 0 {
+		// The caller's transport may have no bound at all: the default
+		// bounds the whole attempt (the SDK's own bounds its waits itself).
+		t.defaultTimeout = DefaultTimeout
+	}
+	inner.Transport = t
 	return inner
 }
 
@@ -104,6 +111,11 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = DefaultMaxIdleConnsPerHost
 	t.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	// DefaultTimeout, at no cost per call: the clone already bounds the
+	// dial (30 s) and the TLS handshake (10 s); this bounds the wait for
+	// the answer once the request is sent. (A context deadline per attempt
+	// costs about ten allocations a call.)
+	t.ResponseHeaderTimeout = DefaultTimeout
 	return func() http.RoundTripper { return t }
 }
 
@@ -115,6 +127,9 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 type transport struct {
 	c    *Client
 	next func() http.RoundTripper
+	// defaultTimeout bounds an attempt without WithTimeout; 0 when the
+	// transport below bounds it (see DefaultTimeout).
+	defaultTimeout time.Duration
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -124,9 +139,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	var cancel context.CancelFunc
-	if cfg.timeout > 0 {
+	if timeout := cmp.Or(cfg.timeout, t.defaultTimeout); timeout > 0 {
 		var actx context.Context
-		actx, cancel = context.WithTimeout(req.Context(), cfg.timeout)
+		actx, cancel = context.WithTimeout(req.Context(), timeout)
 		req = req.WithContext(actx)
 	}
 	resp, err := t.chain(req, info, cfg.middleware)
@@ -138,6 +153,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if cancel != nil {
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	}
+	if resp.Request == nil { // a middleware's own answer, or a test double's
+		resp.Request = req
 	}
 	info.rate = t.c.state.observe(resp, cfg.now) // for the Response, without parsing the headers again
 	return resp, nil
