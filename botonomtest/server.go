@@ -201,12 +201,11 @@ func WithToken(token string) Option {
 
 // WithRateLimit allows limit requests per fixed window of the given length
 // (default DefaultRateLimit per DefaultRateWindow). Windows are aligned to
-// multiples of window on the server's clock. Every request with the
-// right token counts, whatever its answer (one with a missing or wrong
-// token does not: it is answered 401 and spends no one's budget); one past
-// the limit is answered 429 rate_limit_error with
-// Retry-After (the seconds left in the window, rounded up) and
-// X-RateLimit-Remaining: 0.
+// multiples of window on the server's clock. Every request with the right
+// token counts, whatever its answer (one with a missing or wrong token does
+// not: it is answered 401 and spends no one's budget); one past the limit
+// is answered 429 rate_limit_error with Retry-After (the seconds left in
+// the window, rounded up) and X-RateLimit-Remaining: 0.
 //
 // The API's headers count whole seconds (X-RateLimit-Reset is unix seconds,
 // Retry-After delay-seconds), so a window shorter than a second does not
