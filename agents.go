@@ -6,6 +6,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -88,7 +89,8 @@ type ListTasksOptions struct {
 }
 
 // UpdateSkillsRequest installs and removes skills in one call; at least
-// one of the lists must be non-empty.
+// one of the lists must be non-empty, and no skill may be in both (the API
+// refuses it: which would win is not said).
 type UpdateSkillsRequest struct {
 	Install []string `json:"install,omitempty"`
 	Remove  []string `json:"remove,omitempty"`
@@ -227,6 +229,11 @@ func (r *UpdateSkillsRequest) validate() error {
 			if strings.TrimSpace(skill) == "" {
 				return invalidArgf("update skills: %s[%d] is empty", list.field, i)
 			}
+		}
+	}
+	for _, skill := range r.Install {
+		if slices.Contains(r.Remove, skill) {
+			return invalidArgf("update skills: %q is both in install and in remove", skill)
 		}
 	}
 	return nil

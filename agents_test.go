@@ -120,6 +120,10 @@ func TestAgents_BadInputSendsNothing(t *testing.T) {
 			_, _, err := c.Agents.ListTasks(ctx, "agt_1", &ListTasksOptions{CreatedAfter: time.Now(), CreatedBefore: time.Now().Add(-time.Hour)})
 			return err
 		},
+		"skill installed and removed": func() error {
+			_, _, err := c.Agents.UpdateSkills(ctx, "agt_1", &UpdateSkillsRequest{Install: []string{"a", "x"}, Remove: []string{"x"}})
+			return err
+		},
 		"skills nil":        func() error { _, _, err := c.Agents.UpdateSkills(ctx, "agt_1", nil); return err },
 		"skills empty":      func() error { _, _, err := c.Agents.UpdateSkills(ctx, "agt_1", &UpdateSkillsRequest{}); return err },
 		"skills blank name": func() error { _, _, err := c.Agents.InstallSkills(ctx, "agt_1", "calendar", " "); return err },
@@ -171,6 +175,8 @@ func TestAgents_ErrorsNameTheField(t *testing.T) {
 	assert.ErrorContains(t, err, "content is empty")
 	_, _, err = c.Agents.InstallSkills(ctx, "agt_1", "ok", "")
 	assert.ErrorContains(t, err, "install[1] is empty")
+	_, _, err = c.Agents.UpdateSkills(ctx, "agt_1", &UpdateSkillsRequest{Install: []string{"calendar"}, Remove: []string{"weather", "calendar"}})
+	assert.ErrorContains(t, err, `"calendar" is both in install and in remove`)
 }
 
 func TestAgentsListTasks(t *testing.T) {

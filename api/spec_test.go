@@ -124,3 +124,66 @@ func TestSpec_SchemasRejectBadShapes(t *testing.T) {
 		assert.Error(t, doc.Components.Schemas[tc.schema].Value.VisitJSON(v), "%s %s", tc.schema, tc.body)
 	}
 }
+
+// A static mock (Prism's `prism mock`, which answers with the examples)
+// answers within the spec: every response header has an example that fits
+// it (rate limits not spent), every pattern-constrained property has an
+// example that fits, and a list example is the last page, so a client that
+// follows cursors stops.
+func TestSpec_ExamplesMakeAStaticMockAnswerWithinTheSpec(t *testing.T) {
+	doc := loadSpec(t)
+	for name, h := range doc.Components.Headers {
+		require.NotNil(t, h.Value.Example, "header %s: no example", name)
+		assert.NoError(t, h.Value.Schema.Value.VisitJSON(h.Value.Example), "header %s: example %v", name, h.Value.Example)
+	}
+	for _, name := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining"} {
+		assert.Positive(t, doc.Components.Headers[name].Value.Example, name)
+	}
+
+	var walk func(path string, s *openapi3.Schema)
+	seen := map[*openapi3.Schema]bool{}
+	walk = func(path string, s *openapi3.Schema) {
+		if s == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		if s.Pattern != "" {
+			if assert.NotNil(t, s.Example, "%s has a pattern and no example", path) {
+				assert.NoError(t, s.VisitJSON(s.Example), "%s: example %v", path, s.Example)
+			}
+		}
+		for p, ref := range s.Properties {
+			walk(path+"."+p, ref.Value)
+		}
+		if s.Items != nil {
+			walk(path+"[]", s.Items.Value)
+		}
+		for _, all := range [][]*openapi3.SchemaRef{s.AllOf, s.AnyOf, s.OneOf} {
+			for _, ref := range all {
+				walk(path, ref.Value)
+			}
+		}
+	}
+	for name, ref := range doc.Components.Schemas {
+		walk(name, ref.Value)
+	}
+
+	for _, name := range []string{"AgentList", "TaskList"} {
+		props := doc.Components.Schemas[name].Value.Properties
+		assert.Equal(t, false, props["has_more"].Value.Example, "%s.has_more", name)
+		assert.Equal(t, "", props["next_cursor"].Value.Example, "%s.next_cursor", name)
+	}
+}
+
+// What `redocly lint` (recommended rules, run by .ci/run) asks for and is
+// easy to lose: a licence URL and a 4XX answer for the webhook callback.
+func TestSpec_LicenceURLAndCallback4XX(t *testing.T) {
+	doc := loadSpec(t)
+	require.NotNil(t, doc.Info.License)
+	assert.NotEmpty(t, doc.Info.License.URL)
+	cb := doc.Paths.Value("/webhooks").Post.Callbacks["event"].Value
+	require.NotNil(t, cb)
+	for _, item := range cb.Map() {
+		assert.NotNil(t, item.Post.Responses.Value("4XX"), "the delivery's 4XX answer")
+	}
+}

@@ -85,6 +85,28 @@ func TestRateLimit_OverTheLimitIs429WithRetryAfter(t *testing.T) {
 	assert.ErrorIs(t, err, botonom.ErrRateLimited)
 }
 
+// Requests with a missing or wrong token are answered 401 and spend none
+// of the token's budget: a stranger cannot use up a real client's limit.
+func TestRateLimit_OnlyAuthenticatedRequestsCount(t *testing.T) {
+	now := time.Date(2026, 2, 18, 14, 30, 20, 0, time.UTC)
+	srv := botonomtest.NewServer(t, botonomtest.WithRateLimit(2, time.Minute), botonomtest.WithClock(func() time.Time { return now }))
+	for _, auth := range []string{"", "Bearer btm_sk_wrong", "Bearer btm_sk_wrong", "Basic x"} {
+		a := send(t, srv, "GET", "agents", "", "Authorization", auth)
+		require.Equal(t, 401, a.status, "Authorization %q", auth)
+		assert.Equal(t, "2", a.header.Get("X-RateLimit-Remaining"), "the window as it stands")
+		assert.NotEmpty(t, a.header.Get("X-RateLimit-Reset"))
+	}
+	for want := 1; want >= 0; want-- {
+		a := send(t, srv, "GET", "agents", "")
+		require.Equal(t, 200, a.status, "the token's budget is whole")
+		assert.Equal(t, strconv.Itoa(want), a.header.Get("X-RateLimit-Remaining"))
+	}
+	a := send(t, srv, "GET", "agents", "", "Authorization", "Bearer btm_sk_wrong")
+	assert.Equal(t, 401, a.status, "a wrong token is a 401 even when the budget is spent")
+	a = send(t, srv, "GET", "agents", "")
+	assert.Equal(t, 429, a.status)
+}
+
 func TestFailNext_503ThenSuccessOnAGet(t *testing.T) {
 	srv := botonomtest.NewServer(t)
 	srv.FailNext(2, http.StatusServiceUnavailable)

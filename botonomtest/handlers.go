@@ -140,13 +140,17 @@ func (s *Server) listAgents(q url.Values) (int, any, *apiError) {
 	if e != nil {
 		return 0, nil, e
 	}
+	cursor, e := parseCursor(q)
+	if e != nil {
+		return 0, nil, e
+	}
 	var agents []*botonom.Agent
 	for _, a := range s.agents {
 		if status == "" || string(a.Status) == status {
 			agents = append(agents, a)
 		}
 	}
-	return page(agents, func(a *botonom.Agent) string { return a.ID }, limit, q.Get("cursor"))
+	return page(agents, func(a *botonom.Agent) string { return a.ID }, limit, cursor)
 }
 
 // POST /agents/{id}/message
@@ -218,8 +222,14 @@ func (s *Server) listTasks(agent *botonom.Agent, q url.Values) (int, any, *apiEr
 	if e != nil {
 		return 0, nil, e
 	}
-	if !after.IsZero() && !before.IsZero() && !before.After(after) {
-		return 0, nil, badRequest("invalid_value", "created_before", "created_before must be after created_after")
+	// Equal times are a valid, empty window; only a reversed one is an
+	// error.
+	if !after.IsZero() && !before.IsZero() && before.Before(after) {
+		return 0, nil, badRequest("invalid_value", "created_before", "created_before must not be before created_after")
+	}
+	cursor, e := parseCursor(q)
+	if e != nil {
+		return 0, nil, e
 	}
 	var tasks []*storedTask
 	for _, t := range s.tasks {
@@ -237,7 +247,7 @@ func (s *Server) listTasks(agent *botonom.Agent, q url.Values) (int, any, *apiEr
 		}
 		return b.seq - a.seq
 	})
-	code, v, e := page(tasks, func(t *storedTask) string { return t.ID }, limit, q.Get("cursor"))
+	code, v, e := page(tasks, func(t *storedTask) string { return t.ID }, limit, cursor)
 	if e != nil {
 		return 0, nil, e
 	}
@@ -374,8 +384,9 @@ func (s *Server) usage(q url.Values, now time.Time) (int, any, *apiError) {
 			from = to.AddDate(0, 0, -30)
 		}
 	}
-	if !to.After(from) {
-		return 0, nil, badRequest("invalid_value", "to", "to must be after from")
+	// from == to is a valid, empty window: no period, zero totals.
+	if to.Before(from) {
+		return 0, nil, badRequest("invalid_value", "to", "to must not be before from")
 	}
 
 	type period struct {
@@ -384,7 +395,7 @@ func (s *Server) usage(q url.Values, now time.Time) (int, any, *apiError) {
 		botonom.UsageCounts
 	}
 	var periods []*period
-	for start := truncate(from, gran); start.Before(to); start = next(start, gran) {
+	for start := truncate(from, gran); start.Before(to) && to.After(from); start = next(start, gran) {
 		if len(periods) == maxUsagePeriods {
 			return 0, nil, badRequest("invalid_value", "from", "from..to spans more than %d periods of a %s", maxUsagePeriods, gran)
 		}
@@ -492,6 +503,18 @@ func parseLimit(q url.Values) (int, *apiError) {
 		return 0, badRequest("invalid_value", "limit", "limit must be an integer from 1 to 100, got %q", raw[0])
 	}
 	return n, nil
+}
+
+// parseCursor reads cursor: absent for the first page, else not empty.
+func parseCursor(q url.Values) (string, *apiError) {
+	raw, ok := q["cursor"]
+	if !ok {
+		return "", nil
+	}
+	if raw[0] == "" {
+		return "", badRequest("invalid_value", "cursor", "cursor must not be empty; leave it out for the first page")
+	}
+	return raw[0], nil
 }
 
 // parseEnum reads an optional query parameter that must be one of allowed.

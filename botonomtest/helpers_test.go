@@ -127,6 +127,17 @@ func send(t *testing.T, srv *botonomtest.Server, method, path, body string, head
 	return answer{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
+// requireRefused asserts that a is a 400 invalid_request_error with this
+// code and param.
+func requireRefused(t *testing.T, a answer, code, param string) {
+	t.Helper()
+	require.Equal(t, 400, a.status, "body %s", a.body)
+	typ, gotCode, gotParam := a.errorBody(t)
+	assert.Equal(t, "invalid_request_error", typ)
+	assert.Equal(t, code, gotCode, "code")
+	assert.Equal(t, param, gotParam, "param")
+}
+
 // requireAPIError asserts that err is an *APIError with this status, type
 // and param.
 func requireAPIError(t *testing.T, err error, status int, typ, param string) *botonom.APIError {

@@ -34,16 +34,18 @@
 // answers ends it:
 //
 //  1. ResetConnectionNext: the connection is closed, nothing is done.
-//  2. The request is counted in the rate-limit window; every answer
-//     carries X-Request-Id ("req_…"), X-RateLimit-Limit, -Remaining and
-//     -Reset (unix seconds of the window's end, rounded up) and a Date from
-//     the server's clock.
+//  2. A request with the right bearer token is counted in the rate-limit
+//     window (one with a missing or wrong token is not: it spends no
+//     one's budget); every answer carries X-Request-Id ("req_…"),
+//     X-RateLimit-Limit, -Remaining and -Reset (unix seconds of the
+//     window's end, rounded up) and a Date from the server's clock.
 //  3. FailNext: the injected error.
-//  4. Over the rate limit: 429 rate_limit_error with Retry-After.
-//  5. A missing or wrong bearer token: 401 authentication_error.
+//  4. A missing or wrong bearer token: 401 authentication_error.
+//  5. Over the rate limit: 429 rate_limit_error with Retry-After.
 //  6. A body over MaxRequestBody: 413.
 //  7. An unknown path: 404 not_found_error ("unknown_path"); a known path
-//     with the wrong method: 405 with Allow.
+//     with the wrong method: 405 with Allow. An X-Botonom-Retry-Count that
+//     is not a whole number from 0: 400 "invalid_value".
 //  8. A POST whose Idempotency-Key was answered within 24 h: the first
 //     answer again (same status and body, a new X-Request-Id and
 //     Idempotent-Replayed: true); the same key with another body (compared
@@ -203,10 +205,11 @@ func WithToken(token string) Option {
 
 // WithRateLimit allows limit requests per fixed window of the given length
 // (default DefaultRateLimit per DefaultRateWindow). Windows are aligned to
-// multiples of window on the server's clock. Every request counts, whatever
-// its answer; one past the limit is answered 429 rate_limit_error with
-// Retry-After (the seconds left in the window, rounded up) and
-// X-RateLimit-Remaining: 0.
+// multiples of window on the server's clock. Every request with the right
+// token counts, whatever its answer (one with a missing or wrong token does
+// not: it is answered 401 and spends no one's budget); one past the limit
+// is answered 429 rate_limit_error with Retry-After (the seconds left in
+// the window, rounded up) and X-RateLimit-Remaining: 0.
 //
 // The API's headers count whole seconds (X-RateLimit-Reset is unix seconds,
 // Retry-After delay-seconds), so a window shorter than a second does not
@@ -833,7 +836,10 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 	h.Set("Content-Type", "application/json")
 	h.Set("Date", now.UTC().Format(http.TimeFormat))
 	h.Set("X-Request-Id", s.nextID("req"))
-	over, retryAfter := s.countRequest(now, h)
+	// Only an authenticated request spends the token's budget: a stranger
+	// with a wrong token must not use up a real client's rate limit.
+	authErr := s.authenticate(r)
+	over, retryAfter := s.countRequest(now, h, authErr == nil)
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -852,14 +858,14 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 			message: fmt.Sprintf("%d %s injected by botonomtest (FailNext)", status, http.StatusText(status))})
 		return ans
 	}
+	if authErr != nil {
+		setError(ans, authErr)
+		return ans
+	}
 	if over {
 		h.Set("Retry-After", strconv.Itoa(retryAfter))
 		setError(ans, &apiError{status: http.StatusTooManyRequests, typ: "rate_limit_error", code: "rate_limited",
 			message: fmt.Sprintf("rate limit of %d requests per %s exceeded; retry after %d s", s.rateLimit, s.rateWindow, retryAfter)})
-		return ans
-	}
-	if e := s.authenticate(r); e != nil {
-		setError(ans, e)
 		return ans
 	}
 	if tooLarge {
@@ -876,6 +882,10 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 		return ans
 	}
 
+	if e := checkRetryCount(r.Header); e != nil {
+		setError(ans, e)
+		return ans
+	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKey {
 		setError(ans, badRequest("invalid_value", "Idempotency-Key", "the Idempotency-Key is longer than %d characters", maxIdempotencyKey))
@@ -922,15 +932,18 @@ func setError(ans *answer, e *apiError) {
 	ans.body = e.body()
 }
 
-// countRequest counts a request in the current fixed window, sets the
-// X-RateLimit-* headers and says whether it is over the limit and, if so,
-// the seconds left in the window (rounded up).
-func (s *Server) countRequest(now time.Time, h http.Header) (over bool, retryAfter int) {
+// countRequest counts a request in the current fixed window when count is
+// true, sets the X-RateLimit-* headers and says whether it is over the
+// limit and, if so, the seconds left in the window (rounded up). A request
+// not counted is never over: its headers show the window as it stands.
+func (s *Server) countRequest(now time.Time, h http.Header, count bool) (over bool, retryAfter int) {
 	start := now.Truncate(s.rateWindow)
 	if !start.Equal(s.windowStart) {
 		s.windowStart, s.windowCount = start, 0
 	}
-	s.windowCount++
+	if count {
+		s.windowCount++
+	}
 	end := start.Add(s.rateWindow)
 	reset := end.Unix()
 	if end.After(time.Unix(reset, 0)) {
@@ -939,10 +952,23 @@ func (s *Server) countRequest(now time.Time, h http.Header) (over bool, retryAft
 	h.Set("X-RateLimit-Limit", strconv.Itoa(s.rateLimit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(s.rateLimit-s.windowCount, 0)))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
-	if s.windowCount <= s.rateLimit {
+	if !count || s.windowCount <= s.rateLimit {
 		return false, 0
 	}
 	return true, int(math.Ceil(end.Sub(now).Seconds()))
+}
+
+// checkRetryCount checks X-Botonom-Retry-Count: absent, or a whole
+// number from 0.
+func checkRetryCount(h http.Header) *apiError {
+	v := h.Values("X-Botonom-Retry-Count")
+	if len(v) == 0 {
+		return nil
+	}
+	if n, err := strconv.Atoi(v[0]); err != nil || n < 0 || len(v) > 1 {
+		return badRequest("invalid_value", "X-Botonom-Retry-Count", "X-Botonom-Retry-Count must be one whole number from 0, got %q", strings.Join(v, ", "))
+	}
+	return nil
 }
 
 // authenticate checks the bearer token.

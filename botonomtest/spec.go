@@ -7,14 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/botonom/botonom-go/api"
 )
@@ -46,7 +48,7 @@ func loadSpec() (*spec, error) {
 		// The fake serves the API under /v1 on whatever address httptest
 		// picked, not on the production host the document names.
 		doc.Servers = openapi3.Servers{{URL: "/v1"}}
-		router, err := gorillamux.NewRouter(doc)
+		router, err := legacy.NewRouter(doc)
 		if err != nil {
 			specErr = fmt.Errorf("route api/openapi.yaml: %w", err)
 			return
@@ -68,7 +70,9 @@ func (sp *spec) check(r *http.Request, body []byte, tooLarge bool, ans *answer) 
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 
 	rt, params, err := sp.router.FindRoute(req)
-	if err != nil {
+	if err != nil || slices.Contains(slices.Collect(maps.Values(params)), "") {
+		// No operation, or an empty path segment ("/agents//tasks") that
+		// the server routes nowhere: a 404 in the Error shape.
 		return nil, sp.checkErrorAnswer(ans)
 	}
 	opts := &openapi3filter.Options{

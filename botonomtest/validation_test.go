@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,6 +53,8 @@ func TestValidation_BadInputIs400NamingTheField(t *testing.T) {
 		{"limit not a number", "GET", "agents?limit=ten", ``, "invalid_value", "limit", true},
 		{"tasks limit -1", "GET", tasks + "?limit=-1", ``, "invalid_value", "limit", true},
 		{"agent status", "GET", "agents?status=busy", ``, "invalid_value", "status", true},
+		{"empty cursor", "GET", "agents?cursor=", ``, "invalid_value", "cursor", true},
+		{"tasks empty cursor", "GET", tasks + "?cursor=", ``, "invalid_value", "cursor", true},
 		{"bad cursor", "GET", "agents?cursor=not-a-cursor", ``, "invalid_cursor", "cursor", false},
 		{"foreign cursor", "GET", "agents?cursor=YWZ0ZXI6YWd0X25vcGU", ``, "invalid_cursor", "cursor", false},
 		{"task status", "GET", tasks + "?status=done", ``, "invalid_value", "status", true},
@@ -79,11 +82,7 @@ func TestValidation_BadInputIs400NamingTheField(t *testing.T) {
 			srv := botonomtest.NewServer(rec)
 			a := send(t, srv, tc.method, tc.path, tc.body)
 
-			require.Equal(t, 400, a.status, "body %s", a.body)
-			typ, code, param := a.errorBody(t)
-			assert.Equal(t, "invalid_request_error", typ)
-			assert.Equal(t, tc.code, code)
-			assert.Equal(t, tc.param, param)
+			requireRefused(t, a, tc.code, tc.param)
 			assert.Regexp(t, `^req_`, a.header.Get("X-Request-Id"))
 
 			reqErrs := rec.requestErrors()
@@ -95,22 +94,151 @@ func TestValidation_BadInputIs400NamingTheField(t *testing.T) {
 	}
 }
 
-// The SDK's own checks and the server's agree: what the SDK refuses to
-// send, the server would refuse too, with the field the SDK names.
+// The SDK's own checks and the server's agree: each input the SDK refuses
+// to send (ErrInvalidArgument, nothing sent), sent by hand to the server,
+// is refused there too: 400 invalid_request_error naming the same field.
 func TestValidation_TheServerRefusesWhatTheSDKRefuses(t *testing.T) {
+	const agent = botonomtest.SampleAgentID
+	ctx := context.Background()
+	after := time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name               string
+		sdk                func(*botonom.Client) error
+		method, path, body string
+		code, param        string
+	}{
+		{"blank content",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.SendMessage(ctx, agent, &botonom.SendMessageRequest{Content: " "})
+				return err
+			},
+			"POST", "agents/" + agent + "/message", `{"content":" "}`, "missing_field", "content"},
+		{"limit 101",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.List(ctx, &botonom.ListAgentsOptions{ListOptions: botonom.ListOptions{Limit: 101}})
+				return err
+			},
+			"GET", "agents?limit=101", ``, "invalid_value", "limit"},
+		{"tasks limit -1",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.ListTasks(ctx, agent, &botonom.ListTasksOptions{ListOptions: botonom.ListOptions{Limit: -1}})
+				return err
+			},
+			"GET", "agents/" + agent + "/tasks?limit=-1", ``, "invalid_value", "limit"},
+		{"created_before before created_after",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.ListTasks(ctx, agent, &botonom.ListTasksOptions{CreatedAfter: after, CreatedBefore: after.Add(-time.Second)})
+				return err
+			},
+			"GET", "agents/" + agent + "/tasks?created_after=2026-02-02T00:00:00Z&created_before=2026-02-01T23:59:59Z", ``, "invalid_value", "created_before"},
+		{"no events",
+			func(c *botonom.Client) error {
+				_, _, err := c.Webhooks.Register(ctx, &botonom.RegisterWebhookRequest{URL: "https://x.example/h", Secret: "s"})
+				return err
+			},
+			"POST", "webhooks", `{"url":"https://x.example/h","secret":"s"}`, "missing_field", "events"},
+		{"relative url",
+			func(c *botonom.Client) error {
+				_, _, err := c.Webhooks.Register(ctx, &botonom.RegisterWebhookRequest{URL: "/h", Events: []botonom.EventType{botonom.EventTaskCompleted}, Secret: "s"})
+				return err
+			},
+			"POST", "webhooks", `{"url":"/h","events":["agent.task.completed"],"secret":"s"}`, "invalid_value", "url"},
+		{"no secret",
+			func(c *botonom.Client) error {
+				_, _, err := c.Webhooks.Register(ctx, &botonom.RegisterWebhookRequest{URL: "https://x.example/h", Events: []botonom.EventType{botonom.EventTaskCompleted}})
+				return err
+			},
+			"POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"]}`, "missing_field", "secret"},
+		{"no skill",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.UpdateSkills(ctx, agent, &botonom.UpdateSkillsRequest{})
+				return err
+			},
+			"PUT", "agents/" + agent + "/skills", `{}`, "missing_field", "install"},
+		{"blank skill",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.InstallSkills(ctx, agent, "calendar", " ")
+				return err
+			},
+			"PUT", "agents/" + agent + "/skills", `{"install":["calendar"," "]}`, "invalid_value", "install"},
+		{"skill installed and removed",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.UpdateSkills(ctx, agent, &botonom.UpdateSkillsRequest{Install: []string{"calendar"}, Remove: []string{"calendar"}})
+				return err
+			},
+			"PUT", "agents/" + agent + "/skills", `{"install":["calendar"],"remove":["calendar"]}`, "invalid_value", "remove"},
+		{"to before from",
+			func(c *botonom.Client) error {
+				_, _, err := c.Analytics.Usage(ctx, &botonom.UsageOptions{From: after, To: after.Add(-time.Hour)})
+				return err
+			},
+			"GET", "analytics/usage?from=2026-02-02T00:00:00Z&to=2026-02-01T23:00:00Z", ``, "invalid_value", "to"},
+		{"unknown granularity",
+			func(c *botonom.Client) error {
+				_, _, err := c.Analytics.Usage(ctx, &botonom.UsageOptions{Granularity: "week"})
+				return err
+			},
+			"GET", "analytics/usage?granularity=week", ``, "invalid_value", "granularity"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := record(t) // the hand-made requests break the spec on purpose
+			srv := botonomtest.NewServer(rec)
+
+			err := tc.sdk(srv.Client())
+			require.ErrorIs(t, err, botonom.ErrInvalidArgument)
+			require.Empty(t, srv.Requests(), "the SDK refuses before sending")
+
+			requireRefused(t, send(t, srv, tc.method, tc.path, tc.body), tc.code, tc.param)
+			assert.Len(t, rec.Errors(), len(rec.requestErrors()), "only request complaints, never about the answer: %v", rec.Errors())
+			assert.Len(t, srv.Requests(), 1)
+		})
+	}
+}
+
+// An empty window (equal created_after and created_before, equal from and
+// to) is a valid query with an empty answer: the SDK sends it and the
+// server answers it.
+func TestValidation_AnEmptyWindowIsAValidQueryWithAnEmptyAnswer(t *testing.T) {
 	srv := botonomtest.NewServer(t)
 	client := srv.Client()
 	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Second)
 
-	_, _, err := client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: " "})
-	require.Error(t, err)
-	_, _, err = client.Agents.List(ctx, &botonom.ListAgentsOptions{ListOptions: botonom.ListOptions{Limit: 101}})
-	require.Error(t, err)
-	_, _, err = client.Webhooks.Register(ctx, &botonom.RegisterWebhookRequest{URL: "https://x.example/h", Secret: "s"})
-	require.Error(t, err)
-	_, _, err = client.Agents.UpdateSkills(ctx, botonomtest.SampleAgentID, &botonom.UpdateSkillsRequest{})
-	require.Error(t, err)
-	assert.Empty(t, srv.Requests(), "refused before sending")
+	tasks, _, err := client.Agents.ListTasks(ctx, botonomtest.SampleAgentID, &botonom.ListTasksOptions{CreatedAfter: at, CreatedBefore: at})
+	require.NoError(t, err)
+	assert.Empty(t, tasks)
+
+	usage, _, err := client.Analytics.Usage(ctx, &botonom.UsageOptions{From: at, To: at, Granularity: botonom.GranularityHour})
+	require.NoError(t, err)
+	assert.Empty(t, usage.Data)
+	assert.Zero(t, usage.Total)
+	assert.True(t, usage.From.Equal(at) && usage.To.Equal(at), "from %s to %s", usage.From, usage.To)
+
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2, "both sent")
+	assert.Equal(t, reqs[0].Query.Get("created_after"), reqs[0].Query.Get("created_before"))
+	assert.Equal(t, reqs[1].Query.Get("from"), reqs[1].Query.Get("to"))
+}
+
+// X-Botonom-Retry-Count is a whole number from 0; anything else is a 400
+// naming the header, and nothing is done.
+func TestValidation_RetryCountMustBeAWholeNumber(t *testing.T) {
+	for _, v := range []string{"abc", "-1", "1.5", " "} {
+		t.Run(v, func(t *testing.T) {
+			rec := record(t)
+			srv := botonomtest.NewServer(rec)
+			a := send(t, srv, "POST", "agents/agt_abc123/message", `{"content":"hi"}`, "X-Botonom-Retry-Count", v)
+			requireRefused(t, a, "invalid_value", "X-Botonom-Retry-Count")
+			assert.Len(t, rec.requestErrors(), 1, "the spec refuses it too: %v", rec.Errors())
+			assert.Empty(t, srv.Messages())
+		})
+	}
+	srv := botonomtest.NewServer(t)
+	for _, v := range []string{"0", "3"} {
+		a := send(t, srv, "GET", "agents", ``, "X-Botonom-Retry-Count", v)
+		assert.Equal(t, 200, a.status, "X-Botonom-Retry-Count: %s: %s", v, a.body)
+	}
 }
 
 func TestValidation_OversizedBodyIs413(t *testing.T) {
