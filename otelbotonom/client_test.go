@@ -3,6 +3,7 @@ package otelbotonom_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -474,6 +475,61 @@ func TestInstrument_NilProviderIsInvalidArgument(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), name+": nil") {
 			t.Errorf("%s(nil): error %q does not name the option", name, err)
+		}
+	}
+}
+
+// The API token appears in no span (name, attribute, event, status) and no
+// metric attribute, whatever the call's fate.
+func TestInstrument_TokenInNoSpanOrMetric(t *testing.T) {
+	const wrongToken = "btm_sk_wrong_0123456789abcdef"
+	tel := newTelemetry(t)
+	srv := botonomtest.NewServer(t)
+	client := srv.Client(tel.instrument())
+	wrong, err := botonom.NewClient(wrongToken, botonom.WithBaseURL(srv.URL()), tel.instrument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, _, _ = client.Agents.SendMessage(ctx, botonomtest.SampleAgentID, sendHi)
+	_, _, _ = client.Agents.Get(ctx, "agt_missing")
+	srv.FailNext(1, http.StatusServiceUnavailable)
+	_, _, _ = client.Agents.Get(ctx, botonomtest.SampleAgentID, botonom.WithMaxRetries(0))
+	srv.ResetConnectionNext(1)
+	_, _, _ = client.Agents.Get(ctx, botonomtest.SampleAgentID, botonom.WithMaxRetries(0))
+	if _, _, err := wrong.Agents.Get(ctx, botonomtest.SampleAgentID); !errors.Is(err, botonom.ErrUnauthorized) {
+		t.Fatalf("with a wrong token: %v, want ErrUnauthorized", err)
+	}
+
+	var seen []string
+	for _, s := range tel.ended() {
+		seen = append(seen, s.Name(), s.Status().Description)
+		for _, kv := range s.Attributes() {
+			seen = append(seen, kv.Value.Emit())
+		}
+		for _, ev := range s.Events() {
+			for _, kv := range ev.Attributes {
+				seen = append(seen, kv.Value.Emit())
+			}
+		}
+	}
+	var rm metricdata.ResourceMetrics
+	if err := tel.reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			seen = append(seen, fmt.Sprintf("%+v", m.Data))
+		}
+	}
+	if len(seen) < 50 {
+		t.Fatalf("only %d strings recorded: the calls were not instrumented", len(seen))
+	}
+	for _, s := range seen {
+		for _, token := range []string{botonomtest.Token, wrongToken} {
+			if strings.Contains(s, token) {
+				t.Fatalf("the token shows in %q", s)
+			}
 		}
 	}
 }
