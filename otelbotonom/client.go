@@ -259,7 +259,7 @@ func newAttemptAttrs(k attemptKey) *attemptAttrs {
 	}
 	attrs = append(attrs, semconv.ServerAddress(k.host), semconv.ServerPort(k.port))
 	span := attrs
-	if k.call.Method != "" && methodAttr(k.call.Method).Value.AsString() == "_OTHER" {
+	if methodAttr(k.call.Method) == semconv.HTTPRequestMethodOther {
 		span = append(span[:len(span):len(span)], semconv.HTTPRequestMethodOriginal(k.call.Method))
 	}
 	return &attemptAttrs{
@@ -384,24 +384,9 @@ func redactedURL(u *url.URL) string {
 // semantic conventions do not know.
 func methodAttr(m string) attribute.KeyValue {
 	switch m {
-	case http.MethodGet:
-		return semconv.HTTPRequestMethodGet
-	case http.MethodPost:
-		return semconv.HTTPRequestMethodPost
-	case http.MethodPut:
-		return semconv.HTTPRequestMethodPut
-	case http.MethodDelete:
-		return semconv.HTTPRequestMethodDelete
-	case http.MethodPatch:
-		return semconv.HTTPRequestMethodPatch
-	case http.MethodHead:
-		return semconv.HTTPRequestMethodHead
-	case http.MethodOptions:
-		return semconv.HTTPRequestMethodOptions
-	case http.MethodConnect:
-		return semconv.HTTPRequestMethodConnect
-	case http.MethodTrace:
-		return semconv.HTTPRequestMethodTrace
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch,
+		http.MethodHead, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return semconv.HTTPRequestMethodKey.String(m)
 	}
 	return semconv.HTTPRequestMethodOther
 }

@@ -441,6 +441,30 @@ func TestInstrument_Do(t *testing.T) {
 		map[string]string{"http.request.method": "GET", "http.response.status_code": "200"}, "url.template")
 }
 
+// A method the semantic conventions do not know is "_OTHER", with the
+// method itself in http.request.method_original.
+func TestInstrument_OtherMethod(t *testing.T) {
+	tel := newTelemetry(t)
+	srv := scriptedAPI(t, answer(http.StatusNoContent, ""))
+	client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL(srv.URL), tel.instrument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := client.NewRequest(context.Background(), "PURGE", "cache", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Do(req, nil); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	spans := byName(tel.ended(), "PURGE")
+	if len(spans) != 1 {
+		t.Fatalf("spans %v, want one PURGE", spanNames(tel.ended()))
+	}
+	wantAttrs(t, "PURGE", attrs(spans[0].Attributes()),
+		map[string]string{"http.request.method": "_OTHER", "http.request.method_original": "PURGE"})
+}
+
 // Given to one call, Instrument traces that call only.
 func TestInstrument_PerCall(t *testing.T) {
 	tel := newTelemetry(t)
