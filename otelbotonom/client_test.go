@@ -269,6 +269,42 @@ func TestInstrument_WaitsAreSpanEvents(t *testing.T) {
 	}
 }
 
+// A call held back because the last answer spent the rate limit has the
+// hold as an event, before any attempt (the context ends the hold early,
+// so the test does not wait for the window).
+func TestInstrument_RateLimitHoldIsAnEvent(t *testing.T) {
+	tel := newTelemetry(t)
+	date := time.Now().UTC().Truncate(time.Second)
+	srv := scriptedAPI(t, answer(http.StatusOK, agentJSON, "Date", date.Format(http.TimeFormat),
+		"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(date.Unix()+2, 10)))
+	client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL(srv.URL), tel.instrument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Agents.Get(context.Background(), "agt_abc123"); err != nil {
+		t.Fatalf("first Get: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := client.Agents.Get(ctx, "agt_abc123"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("held Get: %v, want the context's deadline", err)
+	}
+	calls := byName(tel.ended(), "botonom agents.get")
+	if len(calls) != 2 {
+		t.Fatalf("%d call spans, want 2", len(calls))
+	}
+	held := calls[1]
+	if len(held.Events()) != 1 {
+		t.Fatalf("events %v, want the hold", held.Events())
+	}
+	a := attrs(held.Events()[0].Attributes)
+	wantAttrs(t, "hold event", a, map[string]string{"botonom.wait.reason": "rate_limit_hold", "botonom.wait.attempt": "0"}, "error.type")
+	if d, _ := strconv.ParseFloat(a["botonom.wait.duration"], 64); d < 1 || d > 2.5 {
+		t.Errorf("hold of %s s, want the 1 to 2 s left in the window", a["botonom.wait.duration"])
+	}
+	wantAttrs(t, "held call", attrs(held.Attributes()), map[string]string{"error.type": "timeout", "botonom.attempts": "0"})
+}
+
 // The metrics of a call retried through two 503s: three attempt
 // durations, one call by outcome, two retries, and the rate limit's
 // headroom.
