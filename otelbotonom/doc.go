@@ -24,7 +24,9 @@
 // is an event "botonom.wait" on the call's span, with its reason and
 // duration. Every attempt carries the context of its span in the request
 // headers, by the propagators (W3C traceparent with
-// propagation.TraceContext).
+// propagation.TraceContext). An attempt's span, like its duration metric,
+// ends when the answer's headers have come; the call's span ends when the
+// method returns, the body decoded.
 //
 // A span's status is Error when its call or attempt failed: a non-2xx
 // answer (error.type is the status code, "503"), a transport error
