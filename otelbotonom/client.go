@@ -55,6 +55,11 @@ const (
 // http.client.request.duration, in seconds.
 var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
 
+// waitBuckets are the buckets of botonom.client.wait.duration, in seconds:
+// from a backoff's milliseconds to a rate-limit window's minute (the
+// longest wait the client sleeps by default, botonom.DefaultMaxRetryWait).
+var waitBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60}
+
 // clientInstrumentation is what Instrument made: the tracer, the
 // instruments, and the attributes of each call and route, built once and
 // reused so that a call with no-op providers allocates next to nothing.
@@ -97,7 +102,7 @@ func newClientInstrumentation(c *config) (*clientInstrumentation, error) {
 	if in.waits, err = m.Float64Histogram("botonom.client.wait.duration",
 		metric.WithUnit("s"),
 		metric.WithDescription("Waits of Botonom SDK calls (backoff, Retry-After, rate-limit holds, the Limiter), by reason."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
+		metric.WithExplicitBucketBoundaries(waitBuckets...)); err != nil {
 		return nil, err
 	}
 	if in.remaining, err = m.Int64Gauge("botonom.client.rate_limit.remaining",

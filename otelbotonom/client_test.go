@@ -267,6 +267,9 @@ func TestInstrument_WaitsAreSpanEvents(t *testing.T) {
 	if limiterWaits != 4 {
 		t.Errorf("botonom.client.wait.duration counts %d limiter waits, want 4", limiterWaits)
 	}
+	if b := waits.DataPoints[0].Bounds; len(b) == 0 || b[len(b)-1] != 60 {
+		t.Errorf("botonom.client.wait.duration buckets %v, want up to 60 s", b)
+	}
 }
 
 // A call held back because the last answer spent the rate limit has the
