@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,24 +19,6 @@ import (
 	"github.com/botonom/botonom-go"
 	"github.com/botonom/botonom-go/botonomtest"
 )
-
-// debugBuffer is a WithDebug sink shared with the client's goroutines.
-type debugBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *debugBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *debugBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // maskedToken is botonomtest.Token as the debug view shows it.
 const maskedToken = "Bearer btm_sk_…test"
@@ -80,7 +61,7 @@ func TestWithDebug_EveryEndpointShowsNoSecret(t *testing.T) {
 	const whsec = "whsec_0123456789abcdef_never_shown"
 	const plainSecret = "plain-secret-without-prefix-never-shown"
 	srv := botonomtest.NewServer(t)
-	var out debugBuffer
+	var out bytes.Buffer
 	c := srv.Client(botonom.WithDebug(&out))
 	ctx := context.Background()
 	agent := botonomtest.SampleAgentID
@@ -180,7 +161,7 @@ func TestWithDebug_BodiesOverTheBound(t *testing.T) {
 				fmt.Fprintf(w, `{"url":"%s","secret":"%s","token":"%s","tail":"%s"}`, pad, in.Secret, botonomtest.Token, strings.Repeat("z", 20<<10))
 			}))
 			t.Cleanup(api.Close)
-			var out debugBuffer
+			var out bytes.Buffer
 			c, err := botonom.NewClient(botonomtest.Token, botonom.WithBaseURL(api.URL), botonom.WithDebug(&out))
 			require.NoError(t, err)
 
@@ -208,7 +189,7 @@ func TestWithDebug_BodiesOverTheBound(t *testing.T) {
 
 func TestWithDebug_ErrorsShowNoSecret(t *testing.T) {
 	srv := botonomtest.NewServer(t)
-	var out debugBuffer
+	var out bytes.Buffer
 	c := srv.Client(botonom.WithDebug(&out))
 	ctx := context.Background()
 
@@ -246,7 +227,7 @@ func TestWithDebug_ErrorsShowNoSecret(t *testing.T) {
 func TestWithDebug_RequestBodyWithoutGetBody(t *testing.T) {
 	const content = "hello, body without GetBody"
 	srv := botonomtest.NewServer(t)
-	var out debugBuffer
+	var out bytes.Buffer
 	c := srv.Client()
 	req, err := c.NewRequest(context.Background(), http.MethodPost, "agents/"+botonomtest.SampleAgentID+"/message",
 		&botonom.SendMessageRequest{Content: content})
@@ -261,7 +242,7 @@ func TestWithDebug_RequestBodyWithoutGetBody(t *testing.T) {
 
 func TestWithDebugLogger(t *testing.T) {
 	srv := botonomtest.NewServer(t)
-	var logs debugBuffer
+	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := srv.Client(botonom.WithDebugLogger(logger))
 	_, _, err := c.Webhooks.Register(context.Background(), &botonom.RegisterWebhookRequest{
@@ -269,7 +250,7 @@ func TestWithDebugLogger(t *testing.T) {
 	require.NoError(t, err)
 
 	var rec map[string]any
-	require.NoError(t, json.Unmarshal([]byte(logs.String()), &rec))
+	require.NoError(t, json.Unmarshal(logs.Bytes(), &rec))
 	assert.Equal(t, "botonom: debug", rec["msg"])
 	assert.Equal(t, "webhooks.register", rec["operation"])
 	assert.Equal(t, "201 Created", rec["status"])
@@ -297,7 +278,7 @@ func TestWithDebug_MasksWhatLooksSecret(t *testing.T) {
 		fmt.Fprintf(w, `{"webhook_secret" : "a \"quoted\" value-never-shown","Secret":"also-never-shown","t":"%s"}`, other)
 	}))
 	t.Cleanup(api.Close)
-	var out debugBuffer
+	var out bytes.Buffer
 	c, err := botonom.NewClient(botonomtest.Token, botonom.WithBaseURL(api.URL), botonom.WithDebug(&out),
 		botonom.WithHeader("Cookie", "cookie-value-never-shown"), botonom.WithHeader("X-Other", other))
 	require.NoError(t, err)
@@ -317,7 +298,7 @@ func TestWithDebug_MasksWhatLooksSecret(t *testing.T) {
 // The curl line runs in a shell as shown: quotes in the body are escaped.
 func TestWithDebug_CurlLineQuotes(t *testing.T) {
 	srv := botonomtest.NewServer(t)
-	var out debugBuffer
+	var out bytes.Buffer
 	c := srv.Client(botonom.WithDebug(&out))
 	_, _, err := c.Agents.SendMessage(context.Background(), botonomtest.SampleAgentID,
 		&botonom.SendMessageRequest{Content: "it's"}, botonom.WithIdempotencyKey("key-1"))

@@ -76,6 +76,19 @@ func (r *Receiver) Deliver(t *testing.T, path, secret string, ev *botonom.Event)
 	return resp.StatusCode, string(body)
 }
 
+// WantDelivered delivers a signed event to path and fails t unless the
+// answer is want; a 401 must come with the likely causes in the log.
+func (r *Receiver) WantDelivered(t *testing.T, path string, want int) {
+	t.Helper()
+	status, answer := r.Deliver(t, path, Secret, TaskCompleted(t, "evt_1"))
+	if status != want {
+		t.Fatalf("got %d %q, want %d", status, answer, want)
+	}
+	if status == http.StatusUnauthorized {
+		WantHintLogged(t, r.Logs.String(), answer)
+	}
+}
+
 // TaskCompleted returns an agent.task.completed event with realistic data.
 func TaskCompleted(t *testing.T, id string) *botonom.Event {
 	t.Helper()
