@@ -61,7 +61,17 @@
 //
 // Deliveries carry an X-Botonom-Signature header; WebhookHandler verifies
 // it and hands the typed Event to your function. VerifySignature,
-// ConstructEvent and SignPayload are the building blocks.
+// ConstructEvent and SignPayload are the building blocks. The signature
+// covers the raw body: behind a web framework, verify the bytes as
+// received (recipes for net/http, chi, gin and echo are in the repository's
+// examples/frameworks); SignatureFailureHint says what most likely went
+// wrong when they do not match.
+//
+// # Debugging
+//
+// WithDebug (or WithDebugLogger) shows every attempt's request, a curl line
+// that sends it again, and the answer, with the token, webhook secrets and
+// cookies masked.
 //
 // # Testing
 //

@@ -388,3 +388,27 @@ func fromHexChar(c byte) (byte, bool) {
 func trimSpace(s string) string {
 	return strings.Trim(s, " \t")
 }
+
+// rawBodyRecipes is where the recipes for verifying the raw body behind
+// net/http, chi, gin and echo live.
+const rawBodyRecipes = "github.com/botonom/botonom-go/examples/frameworks"
+
+// SignatureFailureHint returns, for an error of VerifySignature,
+// ConstructEvent or WebhookHandler that matches ErrSignatureMismatch, the
+// likely causes, most likely first: the wrong secret, then a body changed
+// before verification (read, re-encoded or re-indented by a framework,
+// middleware or proxy), with a pointer to the recipes for net/http, chi,
+// gin and echo in examples/frameworks. For any other
+// error it returns "". It is for logs and tools, never for the answer to
+// the sender: it would tell a forger what to try.
+func SignatureFailureHint(err error) string {
+	if !errors.Is(err, ErrSignatureMismatch) {
+		return ""
+	}
+	return "likely causes, most likely first: " +
+		"1) the wrong secret: not the one this endpoint was registered with " +
+		"(a test/live mix-up, a rotated secret, stray spaces or quotes); " +
+		"2) the body was changed before verification: read, re-encoded or re-indented " +
+		"by a framework, a middleware or a proxy; verify the raw bytes as received, " +
+		"see " + rawBodyRecipes
+}

@@ -449,8 +449,11 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // caller never sees.
 func (h *webhookHandler) refuse(w http.ResponseWriter, r *http.Request, status int, text string, reason error) {
 	if h.logger != nil {
-		h.logger.WarnContext(r.Context(), "botonom: webhook delivery refused",
-			"status", status, "remote_addr", r.RemoteAddr, "error", reason)
+		args := []any{"status", status, "remote_addr", r.RemoteAddr, "error", reason}
+		if hint := SignatureFailureHint(reason); hint != "" {
+			args = append(args, "hint", hint)
+		}
+		h.logger.WarnContext(r.Context(), "botonom: webhook delivery refused", args...)
 	}
 	http.Error(w, text, status)
 }

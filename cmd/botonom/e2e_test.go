@@ -199,6 +199,8 @@ func TestE2E_VerifyTampered(t *testing.T) {
 	assert.Empty(t, r.stdout)
 	assert.Contains(t, r.stderr, "signature mismatch")
 	assert.Contains(t, r.stderr, "no v1 signature in the header matches this body")
+	assert.Contains(t, r.stderr, "hint: likely causes, most likely first: 1) the wrong secret")
+	assert.Contains(t, r.stderr, "examples/frameworks")
 }
 
 func TestE2E_VerifyExpired(t *testing.T) {

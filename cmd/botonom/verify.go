@@ -77,7 +77,7 @@ func runVerify(c *cli, args []string) int {
 		fmt.Fprintln(c.stderr, "The signature is authentic but too old or too new: a replay, a wrong clock, or a stored delivery (--no-timestamp-check, --tolerance).")
 	case errors.Is(err, botonom.ErrSignatureMismatch):
 		fmt.Fprintf(c.stderr, "signature invalid: %s: no v1 signature in the header matches this body with this secret\n", why)
-		fmt.Fprintln(c.stderr, "Either the secret is not the one the delivery was signed with, or the body is not byte for byte what was signed.")
+		fmt.Fprintf(c.stderr, "hint: %s\n", botonom.SignatureFailureHint(err))
 		if bytes.HasSuffix(body, []byte("\n")) {
 			fmt.Fprintln(c.stderr, "Note: the body ends with a newline; deliveries do not, so if it was added when saving, remove it.")
 		}

@@ -1,0 +1,370 @@
+package botonom
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// DefaultDebugBodyBytes is how much of each request and response body
+// WithDebug and WithDebugLogger show: 4 KiB. The rest is sent and read as
+// usual, only not shown.
+const DefaultDebugBodyBytes = 4 << 10
+
+// debugSlack is how far past the bound a body is read and masked before
+// it is cut, so that a secret that straddles the bound is masked whole.
+const debugSlack = 1 << 10
+
+// WithDebug writes every attempt of every call (of one call, given to a
+// method call) to w, for debugging an integration: the request (method,
+// URL, headers, body up to DefaultDebugBodyBytes), a curl command line
+// that sends it again, and the answer (status, headers, body up to the
+// same bound) or the transport error. Nothing secret is written:
+// Authorization shows as "Bearer btm_sk_…" and the token's last 4
+// characters, in the curl line too (put the token back to run it); the
+// secret of a webhook registration and any "whsec_…" value show as
+// "whsec_…"; Proxy-Authorization, Cookie and Set-Cookie as "…".
+//
+// It is a Middleware (see WithMiddleware): it sees each attempt as the
+// middleware given before it leave it, so give it last to see exactly what
+// is sent. It reads the bodies it shows and puts them back, so the call
+// goes on unchanged. Each attempt is one Write, safe for concurrent calls
+// sharing w. Without it, nothing is done and nothing allocated.
+func WithDebug(w io.Writer) Option {
+	if w == nil {
+		return func(*config) error { return errors.New("WithDebug: nil io.Writer") }
+	}
+	var mu sync.Mutex
+	return WithMiddleware(debugMiddleware(func(_ context.Context, d *debugAttempt) {
+		text := d.text()
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = io.WriteString(w, text)
+	}))
+}
+
+// WithDebugLogger is WithDebug to a logger: one record per attempt at
+// slog.LevelDebug, "botonom: debug", with the same content, masked the
+// same way, as attributes (request.headers and response.headers are
+// groups; curl is the command line).
+func WithDebugLogger(l *slog.Logger) Option {
+	if l == nil {
+		return func(*config) error { return errors.New("WithDebugLogger: nil *slog.Logger") }
+	}
+	return WithMiddleware(debugMiddleware(func(ctx context.Context, d *debugAttempt) {
+		l.LogAttrs(ctx, slog.LevelDebug, "botonom: debug", d.attrs()...)
+	}))
+}
+
+// debugMiddleware captures each attempt, masked, and hands it to emit once
+// the answer (or error) is in.
+func debugMiddleware(emit func(context.Context, *debugAttempt)) Middleware {
+	return func(req *http.Request, next MiddlewareNext) (*http.Response, error) {
+		d := &debugAttempt{attempt: headerValue(req.Header, headerRetryCount)}
+		if call, ok := CallFromContext(req.Context()); ok {
+			d.operation = call.Operation
+		}
+		req = d.captureRequest(req)
+		resp, err := next(req)
+		if err != nil {
+			d.err = d.mask(err.Error())
+		} else {
+			d.captureResponse(resp)
+		}
+		emit(req.Context(), d)
+		return resp, err
+	}
+}
+
+// debugAttempt is one attempt as shown: every string in it is masked.
+type debugAttempt struct {
+	token     string // the client's token, found in Authorization: masked wherever it shows
+	operation string
+	attempt   string
+
+	method, url string
+	reqHeader   []headerLine
+	reqBody     debugBody
+	curl        string
+
+	status     string // "200 OK"; empty after a transport error
+	respHeader []headerLine
+	respBody   debugBody
+	err        string
+}
+
+type headerLine struct{ key, value string }
+
+// debugBody is the shown part of a body.
+type debugBody struct {
+	text      string // masked, cut at the bound
+	shown     int    // bytes of the body read before the cut
+	truncated bool
+	length    int64 // the whole body's length; -1 if unknown
+}
+
+// captureRequest records req, masked, and returns the request to send:
+// req itself when its body can be had again from GetBody (every request
+// the SDK builds), else a copy whose body gives back what was read.
+func (d *debugAttempt) captureRequest(req *http.Request) *http.Request {
+	if scheme, token, ok := strings.Cut(headerValue(req.Header, "Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		d.token = strings.TrimSpace(token)
+	}
+	d.method, d.url = req.Method, d.mask(req.URL.String())
+	d.reqHeader = d.headers(req.Header)
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody != nil {
+			if body, err := req.GetBody(); err == nil {
+				d.reqBody, _ = d.peek(body, req.ContentLength)
+				_ = body.Close()
+			}
+		} else {
+			var rest io.ReadCloser
+			d.reqBody, rest = d.peek(req.Body, req.ContentLength)
+			r := *req
+			r.Body = rest
+			req = &r
+		}
+	}
+	d.curl = d.curlLine(req)
+	return req
+}
+
+// captureResponse records resp, masked, and puts back what it read of the
+// body.
+func (d *debugAttempt) captureResponse(resp *http.Response) {
+	d.status = resp.Status
+	if d.status == "" {
+		d.status = strconv.Itoa(resp.StatusCode)
+	}
+	d.respHeader = d.headers(resp.Header)
+	if resp.Body != nil && resp.Body != http.NoBody {
+		d.respBody, resp.Body = d.peek(resp.Body, resp.ContentLength)
+	}
+}
+
+// peek reads up to the bound (and the slack) of body, masks it, and
+// returns it with a body that reads the same bytes as body would have,
+// read error included, and closes body.
+func (d *debugAttempt) peek(body io.ReadCloser, length int64) (debugBody, io.ReadCloser) {
+	buf := make([]byte, DefaultDebugBodyBytes+debugSlack+1)
+	n, err := io.ReadFull(body, buf)
+	buf = buf[:n]
+	var rest io.Reader = body
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF: // all of it
+		rest, length = eofReader{}, int64(n)
+	case err != nil:
+		rest = errReader{err}
+	}
+	b := debugBody{length: length, shown: n}
+	text := d.mask(strings.ToValidUTF8(string(buf), "\uFFFD"))
+	if n > DefaultDebugBodyBytes {
+		cut := min(DefaultDebugBodyBytes, len(text))
+		for cut > 0 && cut < len(text) && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text, b.shown, b.truncated = text[:cut], DefaultDebugBodyBytes, true
+	}
+	b.text = text
+	return b, readCloser{io.MultiReader(bytes.NewReader(buf), rest), body}
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// Secret-looking values, masked wherever they show: API tokens, webhook
+// secrets, and the value of any JSON key ending in "secret", even when the
+// bound cuts it short.
+var (
+	debugTokenRE      = regexp.MustCompile(`btm_sk_[A-Za-z0-9_\-]+`)
+	debugWhsecRE      = regexp.MustCompile(`whsec_[^\s"'&,;<>\\]+`)
+	debugJSONSecretRE = regexp.MustCompile(`("[A-Za-z0-9_\-]*(?i:secret)"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)`)
+)
+
+// mask hides every secret in s: the client's token, other API tokens,
+// webhook secrets.
+func (d *debugAttempt) mask(s string) string {
+	if len(d.token) >= 4 { // a shorter one would mask every match of a few letters
+		s = strings.ReplaceAll(s, d.token, maskToken(d.token))
+	}
+	s = debugTokenRE.ReplaceAllStringFunc(s, maskToken)
+	s = debugJSONSecretRE.ReplaceAllStringFunc(s, func(m string) string {
+		key := debugJSONSecretRE.FindStringSubmatch(m)[1]
+		if strings.HasPrefix(m[len(key):], `"whsec_`) {
+			return key + `"whsec_…"`
+		}
+		return key + `"…"`
+	})
+	return debugWhsecRE.ReplaceAllLiteralString(s, "whsec_…")
+}
+
+// maskToken shows an API token as its "btm_sk_" prefix, if it has it, and
+// its last 4 characters, if it is long enough that they say little.
+func maskToken(token string) string {
+	prefix := ""
+	if strings.HasPrefix(token, "btm_sk_") {
+		prefix = "btm_sk_"
+	}
+	if rest := token[len(prefix):]; len(rest) >= 12 {
+		return prefix + "…" + rest[len(rest)-4:]
+	}
+	return prefix + "…"
+}
+
+// headers returns h sorted by key, masked: Authorization keeps its scheme,
+// the cookie and proxy credentials are hidden whole.
+func (d *debugAttempt) headers(h http.Header) []headerLine {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	lines := make([]headerLine, 0, len(keys))
+	for _, k := range keys {
+		for _, v := range h[k] {
+			switch http.CanonicalHeaderKey(k) {
+			case "Proxy-Authorization", "Cookie", "Set-Cookie":
+				v = "…"
+			case "Authorization":
+				if scheme, cred, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") {
+					v = scheme + " " + maskToken(strings.TrimSpace(cred))
+				} else {
+					v = "…"
+				}
+			default:
+				v = d.mask(v)
+			}
+			lines = append(lines, headerLine{k, v})
+		}
+	}
+	return lines
+}
+
+// curlLine is a curl command that sends req again, masked like the rest;
+// the User-Agent is curl's own, and Content-Length curl's to set.
+func (d *debugAttempt) curlLine(req *http.Request) string {
+	var b strings.Builder
+	b.WriteString("curl -X ")
+	b.WriteString(req.Method)
+	b.WriteString(" ")
+	b.WriteString(shellQuote(d.url))
+	for _, h := range d.reqHeader {
+		switch http.CanonicalHeaderKey(h.key) {
+		case "User-Agent", "Content-Length", "Host":
+			continue
+		}
+		b.WriteString(" -H ")
+		b.WriteString(shellQuote(h.key + ": " + h.value))
+	}
+	if d.reqBody.shown > 0 {
+		b.WriteString(" --data-raw ")
+		b.WriteString(shellQuote(d.reqBody.text))
+		if d.reqBody.truncated {
+			b.WriteString(" # body cut short: see above")
+		}
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// text renders the attempt as curl -v does: "> " the request, "< " the
+// answer, one Write's worth.
+func (d *debugAttempt) text() string {
+	var b strings.Builder
+	b.WriteString("botonom: debug")
+	if d.operation != "" {
+		b.WriteString(" " + d.operation)
+	}
+	b.WriteString(" attempt " + d.attempt + "\n")
+	b.WriteString("> " + d.method + " " + d.url + "\n")
+	for _, h := range d.reqHeader {
+		b.WriteString("> " + h.key + ": " + h.value + "\n")
+	}
+	d.reqBody.write(&b, ">")
+	b.WriteString(d.curl + "\n")
+	if d.err != "" {
+		b.WriteString("< error: " + d.err + "\n\n")
+		return b.String()
+	}
+	b.WriteString("< " + d.status + "\n")
+	for _, h := range d.respHeader {
+		b.WriteString("< " + h.key + ": " + h.value + "\n")
+	}
+	d.respBody.write(&b, "<")
+	b.WriteString("\n")
+	return b.String()
+}
+
+// write writes the body after an empty line, and says what was cut.
+func (body debugBody) write(b *strings.Builder, side string) {
+	if body.shown == 0 {
+		return
+	}
+	b.WriteString(side + "\n")
+	b.WriteString(body.text)
+	b.WriteString("\n")
+	if body.truncated {
+		b.WriteString(side + " " + body.cutNote() + "\n")
+	}
+}
+
+func (body debugBody) cutNote() string {
+	if body.length > 0 {
+		return "(body cut short: " + strconv.Itoa(body.shown) + " of " + strconv.FormatInt(body.length, 10) + " bytes shown)"
+	}
+	return "(body cut short: first " + strconv.Itoa(body.shown) + " bytes shown)"
+}
+
+// attrs renders the attempt as log attributes.
+func (d *debugAttempt) attrs() []slog.Attr {
+	headerGroup := func(name string, lines []headerLine) slog.Attr {
+		as := make([]any, 0, len(lines))
+		for _, h := range lines {
+			as = append(as, slog.String(h.key, h.value))
+		}
+		return slog.Group(name, as...)
+	}
+	attrs := []slog.Attr{
+		slog.String("operation", d.operation),
+		slog.String("attempt", d.attempt),
+		slog.String("method", d.method),
+		slog.String("url", d.url),
+		headerGroup("request.headers", d.reqHeader),
+	}
+	if d.reqBody.shown > 0 {
+		attrs = append(attrs, slog.String("request.body", d.reqBody.text))
+	}
+	attrs = append(attrs, slog.String("curl", d.curl))
+	if d.err != "" {
+		return append(attrs, slog.String("error", d.err))
+	}
+	attrs = append(attrs, slog.String("status", d.status), headerGroup("response.headers", d.respHeader))
+	if d.respBody.shown > 0 {
+		attrs = append(attrs, slog.String("response.body", d.respBody.text))
+	}
+	return attrs
+}

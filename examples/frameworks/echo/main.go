@@ -1,0 +1,73 @@
+// Command echo receives Botonom webhook deliveries behind an echo router:
+// botonom.WebhookHandler mounted with echo.WrapHandler, and the same
+// verification by hand in an echo handler for code that needs one.
+//
+//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./echo
+//
+// The signature covers the raw body, byte for byte. In echo, c.Bind reads
+// the body once and leaves nothing for whoever comes next, and a struct
+// bound and re-marshalled is not the bytes that were signed. On the
+// webhook route, read c.Request().Body once and verify it first; a
+// middleware in front that reads the body must put back what it read
+// (middleware.BodyDump does; see the test).
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	botonom "github.com/botonom/botonom-go"
+)
+
+func main() {
+	secret := os.Getenv("BOTONOM_WEBHOOK_SECRET")
+	if secret == "" {
+		log.Fatal("set BOTONOM_WEBHOOK_SECRET to the secret the webhook was registered with")
+	}
+	log.Fatal(routes(secret, slog.Default(), handleEvent).Start("127.0.0.1:8080"))
+}
+
+func routes(secret string, logger *slog.Logger, handle func(context.Context, *botonom.Event) error) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.Use(middleware.Recover())
+
+	// The usual way: the handler reads the raw body itself.
+	e.POST("/botonom/webhook", echo.WrapHandler(botonom.WebhookHandler(secret, handle, botonom.WithHandlerLogger(logger))))
+
+	// By hand: the raw bytes, capped, verified before anything else looks.
+	e.POST("/botonom/webhook/by-hand", func(c echo.Context) error {
+		payload, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, botonom.DefaultMaxWebhookBodyBytes))
+		if err != nil {
+			return c.String(http.StatusBadRequest, "cannot read body")
+		}
+		ev, err := botonom.ConstructEvent(payload, c.Request().Header.Get(botonom.SignatureHeader), secret)
+		switch {
+		case errors.Is(err, botonom.ErrInvalidEvent): // signed, but not an event
+			return c.String(http.StatusBadRequest, "invalid event")
+		case err != nil: // the likely causes go to the log, never to the sender
+			logger.Warn("webhook refused", "error", err, "hint", botonom.SignatureFailureHint(err))
+			return c.String(http.StatusUnauthorized, "invalid signature")
+		}
+		if err := handle(c.Request().Context(), ev); err != nil {
+			return c.String(http.StatusInternalServerError, "event handling failed") // the API delivers it again
+		}
+		return c.NoContent(http.StatusOK)
+	})
+	return e
+}
+
+// handleEvent is called once per verified delivery; returning an error
+// makes the API deliver the event again later.
+func handleEvent(ctx context.Context, ev *botonom.Event) error {
+	slog.InfoContext(ctx, "webhook event", "id", ev.ID, "type", ev.Type)
+	return nil
+}

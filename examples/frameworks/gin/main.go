@@ -1,0 +1,76 @@
+// Command gin receives Botonom webhook deliveries behind a gin router:
+// botonom.WebhookHandler mounted with gin.WrapH, and the same verification
+// by hand in a gin handler for code that needs one.
+//
+//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./gin
+//
+// The signature covers the raw body, byte for byte. In gin the body is
+// easy to lose before verification: c.ShouldBindJSON, c.BindJSON and
+// c.GetRawData read it once and leave nothing for whoever comes next, and
+// a struct bound and re-marshalled is not the bytes that were signed. On
+// the webhook route, read the raw bytes once (c.GetRawData) and verify
+// them first; a middleware in front that reads the body must put back
+// what it read (see the test).
+package main
+
+import (
+	"context"
+	"errors"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/gin-gonic/gin"
+
+	botonom "github.com/botonom/botonom-go"
+)
+
+func main() {
+	secret := os.Getenv("BOTONOM_WEBHOOK_SECRET")
+	if secret == "" {
+		log.Fatal("set BOTONOM_WEBHOOK_SECRET to the secret the webhook was registered with")
+	}
+	log.Fatal(routes(secret, slog.Default(), handleEvent).Run("127.0.0.1:8080"))
+}
+
+func routes(secret string, logger *slog.Logger, handle func(context.Context, *botonom.Event) error) *gin.Engine {
+	r := gin.New()
+	r.Use(gin.Recovery())
+
+	// The usual way: the handler reads the raw body itself.
+	r.POST("/botonom/webhook", gin.WrapH(botonom.WebhookHandler(secret, handle, botonom.WithHandlerLogger(logger))))
+
+	// By hand: the raw bytes, capped, verified before anything else looks.
+	r.POST("/botonom/webhook/by-hand", func(c *gin.Context) {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, botonom.DefaultMaxWebhookBodyBytes)
+		payload, err := c.GetRawData()
+		if err != nil {
+			c.String(http.StatusBadRequest, "cannot read body")
+			return
+		}
+		ev, err := botonom.ConstructEvent(payload, c.GetHeader(botonom.SignatureHeader), secret)
+		switch {
+		case errors.Is(err, botonom.ErrInvalidEvent): // signed, but not an event
+			c.String(http.StatusBadRequest, "invalid event")
+			return
+		case err != nil: // the likely causes go to the log, never to the sender
+			logger.Warn("webhook refused", "error", err, "hint", botonom.SignatureFailureHint(err))
+			c.String(http.StatusUnauthorized, "invalid signature")
+			return
+		}
+		if err := handle(c.Request.Context(), ev); err != nil {
+			c.String(http.StatusInternalServerError, "event handling failed") // the API delivers it again
+			return
+		}
+		c.Status(http.StatusOK)
+	})
+	return r
+}
+
+// handleEvent is called once per verified delivery; returning an error
+// makes the API deliver the event again later.
+func handleEvent(ctx context.Context, ev *botonom.Event) error {
+	slog.InfoContext(ctx, "webhook event", "id", ev.ID, "type", ev.Type)
+	return nil
+}
