@@ -164,7 +164,7 @@ func TestE2E_TriggerUnknownEventType(t *testing.T) {
 	r := runBinary(t, nil, "", "trigger", "agent.unknown", "--url", "http://127.0.0.1:1", "--secret", "whsec_x")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, `unknown event type "agent.unknown"`)
-	for _, typ := range botonom.EventTypes {
+	for _, typ := range botonom.EventTypes() {
 		assert.Contains(t, r.stderr, string(typ))
 	}
 }
@@ -205,7 +205,7 @@ func TestE2E_VerifyExpired(t *testing.T) {
 	path, header, _ := delivery(t, "whsec_v", time.Now().Add(-10*time.Minute))
 	r := runBinary(t, nil, "", "verify", "--secret", "whsec_v", "--header", header, path)
 	assert.Equal(t, 1, r.code)
-	assert.Regexp(t, `expired: signature timestamp is 10m0\.\d+s old, beyond the 5m0s tolerance`, r.stderr)
+	assert.Regexp(t, `expired: signature timestamp is 10m[01]s old, beyond the 5m0s tolerance`, r.stderr)
 
 	r = runBinary(t, nil, "", "verify", "--secret", "whsec_v", "--header", header, "--tolerance", "15m", path)
 	assert.Equal(t, 0, r.code, "stderr: %s", r.stderr)

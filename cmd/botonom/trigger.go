@@ -36,8 +36,9 @@ func triggerHelp() string {
 }
 
 func eventTypeNames() []string {
-	names := make([]string, len(botonom.EventTypes))
-	for i, t := range botonom.EventTypes {
+	types := botonom.EventTypes()
+	names := make([]string, len(types))
+	for i, t := range types {
 		names[i] = string(t)
 	}
 	return names
