@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -178,9 +179,13 @@ func WithDeduplication(store DedupStore, opts ...DedupOption) HandlerOption {
 	})
 }
 
+// isNilStore reports whether s is nil, or a nil pointer in the interface.
 func isNilStore(s DedupStore) bool {
-	m, ok := s.(*MemoryDedupStore)
-	return s == nil || (ok && m == nil)
+	if s == nil {
+		return true
+	}
+	v := reflect.ValueOf(s)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // serveOnce is the rest of ServeHTTP with de-duplication: the outcome table
