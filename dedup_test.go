@@ -434,8 +434,9 @@ func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 
 // BenchmarkWebhookHandler: a 1 KiB delivery of a new event each time,
-// without and with de-duplication in a memory store (DESIGN §7: the ratio
-// dedup/plain is the figure to watch).
+// without ("plain") and with de-duplication in a memory store
+// ("dedup-memory"); "paired" runs both in the same loop, alternating blocks
+// of deliveries, and reports their ratio (the figure of issue 12: ≤ 1.10).
 func BenchmarkWebhookHandler(b *testing.B) {
 	const pool = 1 << 13
 	payloads := make([][]byte, pool)
@@ -448,35 +449,60 @@ func BenchmarkWebhookHandler(b *testing.B) {
 	}
 	ctx := context.Background()
 	fn := func(context.Context, *Event) error { return nil }
+	newHandler := func(dedup bool) http.Handler {
+		opts := []HandlerOption{WithClock(webhookClockAt(vectorTime))}
+		if dedup {
+			// Half the pool: an ID comes back only after it was evicted,
+			// so every delivery is of a new event and the store is in its
+			// steady state, full and evicting.
+			store, err := NewMemoryDedupStore(WithMaxDoneEntries(pool / 2))
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts = append(opts, WithDeduplication(store))
+		}
+		return WebhookHandler(vectorSecret, fn, opts...)
+	}
+	w := &discardWriter{h: http.Header{}}
+	deliver := func(b *testing.B, h http.Handler, i int) {
+		k := i % pool
+		r := &http.Request{Method: http.MethodPost, Header: http.Header{SignatureHeader: {headers[k]}},
+			Body: io.NopCloser(bytes.NewReader(payloads[k])), ContentLength: int64(len(payloads[k]))}
+		w.code = 0
+		h.ServeHTTP(w, r.WithContext(ctx))
+		if w.code != 200 {
+			b.Fatalf("answered %d", w.code)
+		}
+	}
 	for _, mode := range []string{"plain", "dedup-memory"} {
 		b.Run(mode, func(b *testing.B) {
-			opts := []HandlerOption{WithClock(webhookClockAt(vectorTime))}
-			if mode != "plain" {
-				// Half the pool: an ID comes back only after it was
-				// evicted, so every delivery is of a new event and the
-				// store is in its steady state, full and evicting.
-				store, err := NewMemoryDedupStore(WithMaxDoneEntries(pool / 2))
-				if err != nil {
-					b.Fatal(err)
-				}
-				opts = append(opts, WithDeduplication(store))
-			}
-			h := WebhookHandler(vectorSecret, fn, opts...)
-			w := &discardWriter{h: http.Header{}}
+			h := newHandler(mode != "plain")
 			b.SetBytes(1 << 10)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				k := i % pool
-				r := &http.Request{Method: http.MethodPost, Header: http.Header{SignatureHeader: {headers[k]}},
-					Body: io.NopCloser(bytes.NewReader(payloads[k])), ContentLength: int64(len(payloads[k]))}
-				r = r.WithContext(ctx)
-				w.code = 0
-				h.ServeHTTP(w, r)
-				if w.code != 200 {
-					b.Fatalf("answered %d", w.code)
-				}
+				deliver(b, h, i)
 			}
 		})
 	}
+	b.Run("paired", func(b *testing.B) {
+		sides := [2]http.Handler{newHandler(true), newHandler(false)}
+		const block = 16
+		var took [2]time.Duration
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += block {
+			n := min(block, b.N-i)
+			for k := range 2 {
+				side := (k + i/block) % 2 // each side goes first every other block
+				start := time.Now()
+				for j := range n {
+					deliver(b, sides[side], i+j)
+				}
+				took[side] += time.Since(start)
+			}
+		}
+		b.ReportMetric(float64(took[0].Nanoseconds())/float64(b.N), "dedup-ns/delivery")
+		b.ReportMetric(float64(took[1].Nanoseconds())/float64(b.N), "plain-ns/delivery")
+		b.ReportMetric(took[0].Seconds()/took[1].Seconds(), "ratio")
+	})
 }
