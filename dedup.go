@@ -193,9 +193,10 @@ func isNilStore(s DedupStore) bool {
 func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *Event) {
 	ctx := r.Context()
 	d := &h.dedup
-	// The lease is counted from before the claim, so fn's deadline falls
-	// before the store's lease ends, whatever the claim's latency.
-	start := time.Now()
+	// fn's deadline is set before the claim, so it falls before the
+	// store's lease ends, whatever the claim's latency.
+	fnCtx, cancel := context.WithTimeout(ctx, d.lease-d.lease/10)
+	defer cancel()
 	claim, err := d.store.Claim(ctx, ev.ID, d.lease)
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupDone && claim.Status != DedupInFlight {
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
@@ -221,7 +222,7 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 		return
 	}
 
-	fnErr := h.runClaimed(ctx, ev, claim.Token, start)
+	fnErr := h.runClaimed(fnCtx, ev, claim.Token)
 	// Done and Release run even if the sender has hung up, since fn's work
 	// is over: without the request's cancellation, bounded by the store's
 	// own timeouts.
@@ -239,21 +240,17 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 	w.WriteHeader(http.StatusOK)
 }
 
-// runClaimed runs fn under the claim token holds, with a context that ends
-// at nine tenths of the lease counted from start. If fn panics, the claim
-// is released before the panic goes on, so a redelivery can process the
-// event at once.
-func (h *webhookHandler) runClaimed(ctx context.Context, ev *Event, token string, start time.Time) error {
-	d := &h.dedup
-	fnCtx, cancel := context.WithDeadline(ctx, start.Add(d.lease-d.lease/10))
-	defer cancel()
+// runClaimed runs fn under the claim token holds. If fn panics, the claim
+// is released before the panic goes on, so that a redelivery can process
+// the event at once.
+func (h *webhookHandler) runClaimed(ctx context.Context, ev *Event, token string) error {
 	returned := false
 	defer func() {
 		if !returned {
-			_ = d.store.Release(context.WithoutCancel(ctx), ev.ID, token)
+			_ = h.dedup.store.Release(context.WithoutCancel(ctx), ev.ID, token)
 		}
 	}()
-	err := h.fn(fnCtx, ev)
+	err := h.fn(ctx, ev)
 	returned = true
 	return err
 }

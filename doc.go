@@ -40,7 +40,7 @@
 //	var rle *botonom.RateLimitError
 //	if errors.As(err, &rle) { wait(rle.RetryAfter) }
 //
-// Bad arguments (empty IDs, empty content, a limit outside 1–100, unknown
+// Bad arguments (empty IDs, empty content, a limit outside 1–100, malformed
 // event names) are errors before anything is sent; they match
 // errors.Is(err, botonom.ErrInvalidArgument).
 //
@@ -61,7 +61,10 @@
 //
 // Deliveries carry an X-Botonom-Signature header; WebhookHandler verifies
 // it and hands the typed Event to your function. VerifySignature,
-// ConstructEvent and SignPayload are the building blocks.
+// ConstructEvent and SignPayload are the building blocks. Delivery is at
+// least once; WithDeduplication (NewMemoryDedupStore, or the botonomredis
+// module's store for many replicas) makes the handler run your function
+// once per event.
 //
 // # Testing
 //
