@@ -112,14 +112,16 @@ func TestDedupStore_ExpiredLeaseAndStaleClaimant(t *testing.T) {
 	rdb := newRedis(t)
 	prefix := uniquePrefix(t)
 	crashed := newDedupStore(t, rdb, prefix)
-	mustClaim(t, crashed, "evt_1", 30*time.Millisecond)
+	// Long enough for the first delivery below to meet it, even on a busy
+	// machine.
+	mustClaim(t, crashed, "evt_1", 300*time.Millisecond)
 
 	fn := &countingFn{}
 	h := botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(newDedupStore(t, newRedis(t), prefix)))
 	if w := serve(h, "evt_1"); w.Code != http.StatusConflict || w.Header().Get("Retry-After") != "1" {
 		t.Fatalf("while the crashed replica's lease lasts: %d, Retry-After %q; want 409, 1", w.Code, w.Header().Get("Retry-After"))
 	}
-	time.Sleep(40 * time.Millisecond)
+	time.Sleep(310 * time.Millisecond)
 	if w := serve(h, "evt_1"); w.Code != http.StatusOK || fn.total() != 1 {
 		t.Fatalf("after the lease: %d, fn ran %d times; want 200, once", w.Code, fn.total())
 	}
@@ -435,5 +437,30 @@ func TestDedupStore_RedisStoppedMidRun(t *testing.T) {
 	defer fn.mu.Unlock()
 	if fn.ok["evt_before"] != 1 || fn.ok["evt_during"] != 1 || len(fn.ok) != 2 {
 		t.Errorf("processed %v; want each event once", fn.ok)
+	}
+}
+
+// The key prefix is the namespace: stores with one prefix share one record
+// of processed events (the replicas of an endpoint); another prefix is
+// another endpoint, which processes the event too.
+func TestDedupStore_KeyPrefixIsTheNamespace(t *testing.T) {
+	rdb := newRedis(t)
+	prefix := uniquePrefix(t)
+	a := newDedupStore(t, rdb, prefix)
+	sameEndpoint := newDedupStore(t, newRedis(t), prefix)
+	otherEndpoint := newDedupStore(t, rdb, prefix+"other:")
+
+	c := mustClaim(t, a, "evt_1", time.Minute)
+	if err := a.Done(context.Background(), "evt_1", c.Token, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustClaim(t, sameEndpoint, "evt_1", time.Minute).Status; got != botonom.DedupDone {
+		t.Errorf("same prefix: %s; want done", got)
+	}
+	if got := mustClaim(t, otherEndpoint, "evt_1", time.Minute).Status; got != botonom.DedupClaimed {
+		t.Errorf("other prefix: %s; want claimed", got)
+	}
+	if want := prefix + "webhook:evt_1"; a.Key("evt_1") != want {
+		t.Errorf("Key = %q; want %q", a.Key("evt_1"), want)
 	}
 }

@@ -166,7 +166,8 @@ func TestE2E_TriggerRepeatSendsTheSameDelivery(t *testing.T) {
 }
 
 func TestE2E_TriggerRepeatConcurrent(t *testing.T) {
-	ts, runs := dedupReceiver(t, "whsec_e2e", 300*time.Millisecond)
+	// fn holds long enough for the other copies to meet it in flight.
+	ts, runs := dedupReceiver(t, "whsec_e2e", 800*time.Millisecond)
 	r := runBinary(t, nil, "", "trigger", "agent.task.completed", "--url", ts.URL, "--secret", "whsec_e2e", "--repeat", "4", "--concurrent")
 	assert.Equal(t, 1, r.code, "copies answered 409 are not 2xx")
 	assert.Regexp(t, `4 copies of evt_[0-9a-f]+: 1 × 200 OK, 3 × 409 Conflict`, r.stdout)
