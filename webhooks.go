@@ -159,8 +159,9 @@ var (
 // decode it for the known types. An event of a type this SDK does not know
 // yet decodes too: switch on Type and read Data yourself.
 //
-// Delivery is at least once: the same ID can arrive twice, so make the
-// handling of an event idempotent (e.g. remember the IDs already handled).
+// Delivery is at least once: the same ID can arrive twice, even at two
+// replicas at once. WithDeduplication (or a DedupStore used directly) makes
+// the processing of an event happen once.
 type Event struct {
 	ID        string          `json:"id"`
 	Type      EventType       `json:"type"`
