@@ -284,7 +284,7 @@ func WithMaxResponseSize(n int64) Option {
 
 // WithLimiter makes every attempt wait for l first: a client-side throttle
 // such as *rate.Limiter from golang.org/x/time/rate, or the Redis-backed
-// limiter in the redislimit module for many replicas sharing one token.
+// limiter in the botonomredis module (NewLimiter) for many replicas sharing one token.
 func WithLimiter(l Limiter) Option {
 	return func(c *config) error {
 		if l == nil {

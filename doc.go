@@ -40,7 +40,7 @@
 //	var rle *botonom.RateLimitError
 //	if errors.As(err, &rle) { wait(rle.RetryAfter) }
 //
-// Bad arguments (empty IDs, empty content, a limit outside 1–100, unknown
+// Bad arguments (empty IDs, empty content, a limit outside 1–100, malformed
 // event names) are errors before anything is sent; they match
 // errors.Is(err, botonom.ErrInvalidArgument).
 //
@@ -61,7 +61,11 @@
 //
 // Deliveries carry an X-Botonom-Signature header; WebhookHandler verifies
 // it and hands the typed Event to your function. VerifySignature,
-// ConstructEvent and SignPayload are the building blocks. The signature
+// ConstructEvent and SignPayload are the building blocks. Delivery is at
+// least once; WithDeduplication (NewMemoryDedupStore, or the botonomredis
+// module's store for many replicas) makes the handler run your function
+// once per event. The signature
+
 // covers the raw body: behind a web framework, verify the bytes as
 // received (recipes for net/http, chi, gin and echo are in the repository's
 // examples/frameworks); SignatureFailureHint says what most likely went

@@ -44,7 +44,7 @@ func TestDoc_EventTypeListsItsConstants(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, et := range EventTypes {
+	for _, et := range EventTypes() {
 		want = append(want, string(et))
 	}
 	assert.ElementsMatch(t, want, listed, "every EventTypes entry is a constant of its own")

@@ -213,3 +213,51 @@ func ExampleWithCallTrace() {
 	// agents.send_message waits: backoff before attempt 2
 	// agents.send_message /agents/{id}/message attempts: 3 status: 201 error: <nil>
 }
+
+// Exactly once without WebhookHandler: inside your own framework, verify
+// with ConstructEvent, then claim the event in a DedupStore, process it,
+// and mark it done (or release it on failure, so that a redelivery
+// processes it). The same store across replicas (botonomredis) makes it
+// exactly once across them.
+func ExampleConstructEvent_deduplication() {
+	store, err := botonom.NewMemoryDedupStore()
+	if err != nil {
+		log.Fatal(err)
+	}
+	secret := "whsec_example_secret"
+	payload := []byte(`{"id":"evt_42","type":"agent.task.completed","created_at":"2026-02-18T14:30:00Z","data":{"id":"tsk_001"}}`)
+	header := botonom.SignPayload(payload, secret, time.Now())
+
+	receive := func(ctx context.Context) (status int) {
+		ev, err := botonom.ConstructEvent(payload, header, secret)
+		if err != nil {
+			return http.StatusUnauthorized // a forged delivery never reaches the store
+		}
+		claim, err := store.Claim(ctx, ev.ID, botonom.DefaultDedupLease)
+		switch {
+		case err != nil:
+			return http.StatusServiceUnavailable // the API redelivers later
+		case claim.Status == botonom.DedupDone:
+			return http.StatusOK // processed already
+		case claim.Status == botonom.DedupInFlight:
+			return http.StatusConflict // another delivery is processing it
+		}
+		fmt.Println("processing", ev.ID)
+		if err := process(ev); err != nil {
+			_ = store.Release(ctx, ev.ID, claim.Token)
+			return http.StatusInternalServerError
+		}
+		_ = store.Done(ctx, ev.ID, claim.Token, botonom.DefaultDedupRetention)
+		return http.StatusOK
+	}
+
+	ctx := context.Background()
+	fmt.Println(receive(ctx))
+	fmt.Println(receive(ctx)) // the API delivers it again
+	// Output:
+	// processing evt_42
+	// 200
+	// 200
+}
+
+func process(*botonom.Event) error { return nil }

@@ -208,7 +208,7 @@ func TestSecrets_WebhookSecretNeverShows(t *testing.T) {
 
 	logger, logs := secretLog()
 	h := WebhookHandler(secret, func(context.Context, *Event) error { return errors.New("handler failed") },
-		WithHandlerLogger(logger), WithHandlerClock(func() time.Time { return at }), WithMaxBodyBytes(1024))
+		WithHandlerLogger(logger), WithClock(func() time.Time { return at }), WithHandlerMaxBodyBytes(1024))
 	for _, req := range []*http.Request{
 		webhookRequest(bytes.NewReader(body), body, "whsec_other", at),
 		webhookRequest(bytes.NewReader(body), body, secret, at.Add(-time.Hour)),

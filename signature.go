@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ const SignatureHeader = "X-Botonom-Signature"
 
 // DefaultSignatureTolerance is how far the signature's timestamp may be from
 // the local clock, in either direction, before a delivery is refused as a
-// possible replay: 5 minutes (WithTolerance, WithHandlerTolerance).
+// possible replay: 5 minutes (WithTolerance).
 const DefaultSignatureTolerance = 5 * time.Minute
 
 const (
@@ -35,8 +36,8 @@ var (
 	// ErrMissingSignature: the signature header is empty or absent.
 	ErrMissingSignature = errors.New("botonom: missing webhook signature")
 	// ErrInvalidSignatureHeader: the header is not "t=<unix>,v1=<hex>…"
-	// (no t, a t that is not a unix time, two t, no usable v1, too long,
-	// too many v1…).
+	// (no t, a t that is not a unix time in seconds up to year 9999 — such
+	// as milliseconds —, two t, no usable v1, too long, too many v1…).
 	ErrInvalidSignatureHeader = errors.New("botonom: invalid webhook signature header")
 	// ErrSignatureMismatch: no v1 value is the signature of the body with
 	// any of the secrets.
@@ -60,52 +61,85 @@ type verifyConfig struct {
 // VerifyOption configures VerifySignature and ConstructEvent. An option with
 // a bad argument makes the call fail with an error that says what is wrong;
 // it never turns a check off silently.
-type VerifyOption func(*verifyConfig) error
+//
+// The options that mean the same for a live handler (WithTolerance,
+// WithClock, WithSecrets) are WebhookOptions, accepted by WebhookHandler
+// too; WithoutTimestampCheck is a VerifyOption only, so a handler serving
+// live traffic cannot be given it.
+type VerifyOption interface {
+	applyVerify(*verifyConfig) error
+}
+
+// WebhookOption is an option that VerifySignature, ConstructEvent and
+// WebhookHandler all accept, with the same meaning: WithTolerance,
+// WithClock and WithSecrets.
+type WebhookOption interface {
+	VerifyOption
+	HandlerOption
+}
+
+// verifyOption is the VerifyOption that is not a HandlerOption.
+type verifyOption func(*verifyConfig) error
+
+func (f verifyOption) applyVerify(c *verifyConfig) error { return f(c) }
+
+// webhookOption is a VerifyOption that WebhookHandler accepts too: the
+// handler applies it to its own verifyConfig.
+type webhookOption func(*verifyConfig) error
+
+func (f webhookOption) applyVerify(c *verifyConfig) error { return f(c) }
+
+func (f webhookOption) applyHandler(c *handlerConfig) error {
+	c.verifyOpts = append(c.verifyOpts, f)
+	return nil
+}
 
 // WithTolerance sets how far, in either direction, the signature's
-// timestamp may be from the clock (default DefaultSignatureTolerance). d
-// must be positive; to skip the check, say so with WithoutTimestampCheck.
-func WithTolerance(d time.Duration) VerifyOption {
-	return func(c *verifyConfig) error {
+// timestamp may be from the clock (default DefaultSignatureTolerance),
+// counted in whole seconds. d must be positive; to skip the check, say so
+// with WithoutTimestampCheck.
+func WithTolerance(d time.Duration) WebhookOption {
+	return webhookOption(func(c *verifyConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("WithTolerance: %s is not positive (use WithoutTimestampCheck to skip the check)", d)
 		}
 		c.tolerance, c.toleranceSet = d, true
 		return nil
-	}
+	})
 }
 
 // WithoutTimestampCheck accepts a valid signature however old or new its
 // timestamp: for replaying deliveries you stored yourself, never for live
-// traffic, where the timestamp check is what stops replays.
+// traffic, where the timestamp check is what stops replays. It is not a
+// HandlerOption: WebhookHandler always checks the timestamp.
 func WithoutTimestampCheck() VerifyOption {
-	return func(c *verifyConfig) error {
+	return verifyOption(func(c *verifyConfig) error {
 		c.skipTimestamp = true
 		return nil
-	}
+	})
 }
 
 // WithClock sets the clock the timestamp is checked against (default
 // time.Now), for tests.
-func WithClock(now func() time.Time) VerifyOption {
-	return func(c *verifyConfig) error {
+func WithClock(now func() time.Time) WebhookOption {
+	return webhookOption(func(c *verifyConfig) error {
 		if now == nil {
 			return errors.New("WithClock: nil clock")
 		}
 		c.now = now
 		return nil
-	}
+	})
 }
 
 // WithSecrets adds secrets to check the signature against, for secret
 // rotation: the delivery is valid if it is signed with any one of them.
 // Empty strings are ignored.
-func WithSecrets(secrets ...string) VerifyOption {
+func WithSecrets(secrets ...string) WebhookOption {
 	secrets = slices.Clone(secrets)
-	return func(c *verifyConfig) error {
+	return webhookOption(func(c *verifyConfig) error {
 		c.extraSecrets = append(c.extraSecrets, secrets...)
 		return nil
-	}
+	})
 }
 
 // newVerifyConfig applies opts over the defaults and checks the result.
@@ -115,7 +149,7 @@ func newVerifyConfig(secret string, opts []VerifyOption) (*verifyConfig, error) 
 		if opt == nil {
 			continue
 		}
-		if err := opt(cfg); err != nil {
+		if err := opt.applyVerify(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -201,7 +235,7 @@ func parseSignatureHeader(header string, h *signatureHeader) error {
 			}
 			t, ok := parseUnixSeconds(value)
 			if !ok {
-				return fmt.Errorf("%w: t is not a unix time in seconds", ErrInvalidSignatureHeader)
+				return fmt.Errorf("%w: t is not a unix time in seconds (0 to year 9999)", ErrInvalidSignatureHeader)
 			}
 			h.t, haveT = t, true
 		case "v1":
@@ -274,16 +308,29 @@ func (c *verifyConfig) verify(payload []byte, header string) error {
 	if c.skipTimestamp {
 		return nil
 	}
-	age := c.now().Sub(time.Unix(h.t, 0))
-	switch {
-	case age > c.tolerance:
+	// Whole seconds in int64: t is at most maxSignatureUnix and the clock
+	// is clamped far inside int64, so nothing here can overflow or
+	// saturate, however far t is from the clock.
+	now := min(max(c.now().Unix(), -1<<62), 1<<62)
+	tolerance := int64(c.tolerance / time.Second)
+	switch age := now - h.t; {
+	case age > tolerance:
 		return fmt.Errorf("%w: signature timestamp is %s old, beyond the %s tolerance",
-			ErrSignatureExpired, age.Round(time.Millisecond), c.tolerance)
-	case -age > c.tolerance:
+			ErrSignatureExpired, formatSeconds(age), c.tolerance)
+	case -age > tolerance:
 		return fmt.Errorf("%w: signature timestamp is %s in the future, beyond the %s tolerance",
-			ErrSignatureExpired, (-age).Round(time.Millisecond), c.tolerance)
+			ErrSignatureExpired, formatSeconds(-age), c.tolerance)
 	}
 	return nil
+}
+
+// formatSeconds writes a positive number of seconds as a time.Duration
+// would ("5m1s") when it fits in one, and as seconds otherwise.
+func formatSeconds(s int64) string {
+	if s > int64(math.MaxInt64/time.Second) {
+		return strconv.FormatInt(s, 10) + "s"
+	}
+	return (time.Duration(s) * time.Second).String()
 }
 
 // signPayload writes HMAC-SHA256(key = secret, message = prefix ‖ payload)
@@ -337,10 +384,16 @@ func signPayload(out *[sha256.Size]byte, secret string, prefix, payload []byte) 
 	h.Reset()
 }
 
+// maxSignatureUnix is the latest signature timestamp that is a plausible
+// unix time in seconds: 9999-12-31T23:59:59Z. A larger t is most likely
+// milliseconds (13 digits today), which must never pass as a time
+// thousands of years ahead.
+const maxSignatureUnix = 253402300799
+
 // parseUnixSeconds parses a unix time written as the API writes it: decimal
-// digits, no sign, no leading zero, at most 18 digits (no overflow).
+// digits, no sign, no leading zero, at most maxSignatureUnix.
 func parseUnixSeconds(s string) (int64, bool) {
-	if s == "" || len(s) > 18 || (s[0] == '0' && len(s) > 1) {
+	if s == "" || len(s) > 12 || (s[0] == '0' && len(s) > 1) {
 		return 0, false
 	}
 	var t int64
@@ -351,7 +404,7 @@ func parseUnixSeconds(s string) (int64, bool) {
 		}
 		t = t*10 + int64(c-'0')
 	}
-	return t, true
+	return t, t <= maxSignatureUnix
 }
 
 // decodeSignatureHex decodes 64 hex digits, either case, into dst and

@@ -39,7 +39,7 @@ func TestWebhookHandler_MismatchLogsTheHintNotTheAnswer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var logs lockedBuffer
 			h := WebhookHandler(vectorSecret, (&recordingFn{}).handle,
-				WithHandlerClock(webhookClockAt(vectorTime)),
+				WithClock(webhookClockAt(vectorTime)),
 				WithHandlerLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, webhookRequest(strings.NewReader(event), []byte(event), tc.secret, tc.signedAt))

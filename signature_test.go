@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -214,16 +215,18 @@ func TestVerifySignature_Tolerance(t *testing.T) {
 		opts    []VerifyOption
 		wantErr string // "" passes; else ErrSignatureExpired with this text
 	}{
-		"signed now":                 {0, nil, ""},
-		"4:59 old":                   {4*time.Minute + 59*time.Second, nil, ""},
-		"exactly 5:00 old":           {5 * time.Minute, nil, ""},
-		"5:01 old":                   {5*time.Minute + time.Second, nil, "signature timestamp is 5m1s old, beyond the 5m0s tolerance"},
-		"4:59 in the future":         {-(4*time.Minute + 59*time.Second), nil, ""},
-		"5:01 in the future":         {-(5*time.Minute + time.Second), nil, "signature timestamp is 5m1s in the future, beyond the 5m0s tolerance"},
-		"a year old":                 {365 * 24 * time.Hour, nil, "8760h0m0s old"},
-		"59 min old, 1 h tolerance":  {59 * time.Minute, []VerifyOption{WithTolerance(time.Hour)}, ""},
-		"31 s old, 30 s tolerance":   {31 * time.Second, []VerifyOption{WithTolerance(30 * time.Second)}, "31s old, beyond the 30s tolerance"},
-		"sub-second age is reported": {5*time.Minute + 1500*time.Millisecond, nil, "5m1.5s old"},
+		"signed now":                {0, nil, ""},
+		"4:59 old":                  {4*time.Minute + 59*time.Second, nil, ""},
+		"exactly 5:00 old":          {5 * time.Minute, nil, ""},
+		"5:01 old":                  {5*time.Minute + time.Second, nil, "signature timestamp is 5m1s old, beyond the 5m0s tolerance"},
+		"4:59 in the future":        {-(4*time.Minute + 59*time.Second), nil, ""},
+		"5:01 in the future":        {-(5*time.Minute + time.Second), nil, "signature timestamp is 5m1s in the future, beyond the 5m0s tolerance"},
+		"a year old":                {365 * 24 * time.Hour, nil, "8760h0m0s old"},
+		"59 min old, 1 h tolerance": {59 * time.Minute, []VerifyOption{WithTolerance(time.Hour)}, ""},
+		"31 s old, 30 s tolerance":  {31 * time.Second, []VerifyOption{WithTolerance(30 * time.Second)}, "31s old, beyond the 30s tolerance"},
+		"5:00.9 old, whole seconds": {5*time.Minute + 900*time.Millisecond, nil, ""},
+		"5:01.5 old, whole seconds": {5*time.Minute + 1500*time.Millisecond, nil, "5m1s old"},
+		"sub-second tolerance":      {time.Second, []VerifyOption{WithTolerance(500 * time.Millisecond)}, "1s old, beyond the 500ms tolerance"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			opts := append([]VerifyOption{WithClock(webhookClockAt(vectorTime.Add(tc.now)))}, tc.opts...)
@@ -236,6 +239,59 @@ func TestVerifySignature_Tolerance(t *testing.T) {
 			assert.ErrorContains(t, err, tc.wantErr)
 		})
 	}
+}
+
+// A signature timestamp far from the clock is refused however far it is:
+// the check compares whole seconds in int64, which cannot saturate the way
+// a time.Duration does past 292 years. A t that is no plausible unix time
+// in seconds (milliseconds, past year 9999, signed) is a malformed header.
+// Each header carries the true HMAC of its t, so only the timestamp check
+// stands between it and acceptance.
+func TestVerifySignature_TimestampsFarFromTheClock(t *testing.T) {
+	body := []byte(vectorBody)
+	now := vectorTime
+	signedAt := func(ts string) string {
+		n, err := strconv.ParseInt(ts, 10, 64)
+		require.NoError(t, err)
+		return "t=" + ts + ",v1=" + cryptoHMACHex(vectorSecret, n, body)
+	}
+	for name, tc := range map[string]struct {
+		t    string
+		want error
+	}{
+		"milliseconds, now":      {strconv.FormatInt(now.UnixMilli(), 10), ErrInvalidSignatureHeader},
+		"microseconds, now":      {strconv.FormatInt(now.UnixMicro(), 10), ErrInvalidSignatureHeader},
+		"1<<62":                  {strconv.FormatInt(1<<62, 10), ErrInvalidSignatureHeader},
+		"max int64":              {strconv.FormatInt(math.MaxInt64, 10), ErrInvalidSignatureHeader},
+		"min int64":              {strconv.FormatInt(math.MinInt64, 10), ErrInvalidSignatureHeader},
+		"negative":               {"-1", ErrInvalidSignatureHeader},
+		"year 10000":             {"253402300800", ErrInvalidSignatureHeader},
+		"year 9999, last second": {"253402300799", ErrSignatureExpired},
+		"0, 1970":                {"0", ErrSignatureExpired},
+		"293 years ahead":        {strconv.FormatInt(now.Unix()+293*365*24*3600, 10), ErrSignatureExpired},
+		"293 years ago":          {strconv.FormatInt(now.Unix()-293*365*24*3600, 10), ErrInvalidSignatureHeader},
+		"301 s ahead":            {strconv.FormatInt(now.Unix()+301, 10), ErrSignatureExpired},
+		"300 s ahead":            {strconv.FormatInt(now.Unix()+300, 10), nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := VerifySignature(body, signedAt(tc.t), vectorSecret, atVectorTime())
+			if tc.want == nil {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, tc.want)
+		})
+	}
+	t.Run("clock at the ends of time", func(t *testing.T) {
+		header := SignPayload(body, vectorSecret, now)
+		for _, clock := range []time.Time{time.Unix(math.MaxInt64, 0), time.Unix(math.MinInt64, 0), {}} {
+			assert.ErrorIs(t, VerifySignature(body, header, vectorSecret, WithClock(webhookClockAt(clock))), ErrSignatureExpired, clock)
+		}
+	})
+	t.Run("the largest tolerance still refuses a year-9999 timestamp", func(t *testing.T) {
+		err := VerifySignature(body, signedAt("253402300799"), vectorSecret, atVectorTime(), WithTolerance(math.MaxInt64))
+		assert.ErrorIs(t, err, ErrSignatureExpired)
+	})
 }
 
 func TestVerifySignature_DefaultClockIsNow(t *testing.T) {
@@ -392,6 +448,54 @@ func FuzzVerifySignature(f *testing.F) {
 		}
 		if err := VerifySignature(payload, signed, vectorSecret, atVectorTime()); err != nil {
 			t.Fatalf("own signature refused: %v", err)
+		}
+	})
+}
+
+// FuzzVerifySignature_Tolerance signs a body with any timestamp and checks
+// it against any clock and tolerance: an authentic signature verifies if
+// and only if its timestamp is a unix time in seconds (0 to year 9999) no
+// further from the clock than the tolerance, in whole seconds. Nothing
+// further ever verifies, however far (the overflow of issue 12).
+func FuzzVerifySignature_Tolerance(f *testing.F) {
+	f.Add(int64(vectorUnix), int64(vectorUnix), int64(5*time.Minute))
+	f.Add(int64(vectorUnix)*1000, int64(vectorUnix), int64(5*time.Minute))
+	f.Add(int64(1<<62), int64(vectorUnix), int64(5*time.Minute))
+	f.Add(int64(math.MaxInt64), int64(vectorUnix), int64(math.MaxInt64))
+	f.Add(int64(0), int64(vectorUnix), int64(math.MaxInt64))
+	f.Add(int64(253402300799), int64(math.MinInt64), int64(time.Second))
+	f.Add(int64(vectorUnix+9223372036), int64(vectorUnix), int64(time.Hour))
+	body := []byte(vectorBody)
+	f.Fuzz(func(t *testing.T, ts, clock int64, tolerance int64) {
+		if tolerance <= 0 {
+			tolerance = 1 + tolerance&math.MaxInt32
+		}
+		header := "t=" + strconv.FormatInt(ts, 10) + ",v1=" + cryptoHMACHex(vectorSecret, ts, body)
+		now := time.Unix(clock, 0)
+		err := VerifySignature(body, header, vectorSecret, WithClock(webhookClockAt(now)), WithTolerance(time.Duration(tolerance)))
+
+		// The oracle, in big-enough arithmetic: |now - ts| <= tolerance
+		// seconds, with now clamped as VerifySignature documents.
+		nowSec := min(max(now.Unix(), -1<<62), 1<<62)
+		tolSec := tolerance / int64(time.Second)
+		plausible := ts >= 0 && ts <= 253402300799
+		var far bool
+		if ts >= nowSec {
+			far = uint64(ts)-uint64(nowSec) > uint64(tolSec)
+		} else {
+			far = uint64(nowSec)-uint64(ts) > uint64(tolSec)
+		}
+		switch {
+		case !plausible:
+			if !errors.Is(err, ErrInvalidSignatureHeader) {
+				t.Fatalf("t=%d (no unix time in seconds) with clock %d: got %v", ts, clock, err)
+			}
+		case far:
+			if !errors.Is(err, ErrSignatureExpired) {
+				t.Fatalf("t=%d is beyond %s of clock %d, yet got %v", ts, time.Duration(tolerance), nowSec, err)
+			}
+		case err != nil:
+			t.Fatalf("t=%d within %s of clock %d refused: %v", ts, time.Duration(tolerance), nowSec, err)
 		}
 	})
 }

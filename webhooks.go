@@ -42,20 +42,49 @@ const EventSkillInstalled EventType = "agent.skill.installed"
 // EventInvoiceCreated is delivered when an invoice is issued; Data is an Invoice (Event.Invoice).
 const EventInvoiceCreated EventType = "billing.invoice.created"
 
-// EventTypes lists every event type this SDK knows, in the API's order.
-var EventTypes = []EventType{
+// eventTypes are the event types this SDK knows, in the API's order.
+var eventTypes = [...]EventType{
 	EventTaskCompleted, EventMessageReceived, EventMessageSent,
 	EventStatusChanged, EventSkillInstalled, EventInvoiceCreated,
 }
 
+// EventTypes returns the event types this SDK knows, in the API's order, in
+// a new slice each time (changing it changes nothing else). The API may
+// deliver others; Register accepts any well-formed name.
+func EventTypes() []EventType {
+	return slices.Clone(eventTypes[:])
+}
+
 // Known reports whether t is one of EventTypes.
 func (t EventType) Known() bool {
-	for _, k := range EventTypes {
-		if t == k {
-			return true
+	return slices.Contains(eventTypes[:], t)
+}
+
+// maxEventTypeLen bounds an event name Register accepts.
+const maxEventTypeLen = 128
+
+// wellFormed reports whether t has the shape of an event name: two or more
+// dot-separated words of lowercase letters, digits and underscores, each
+// starting with a letter ("agent.task.completed"). Which names exist is the
+// API's to say.
+func (t EventType) wellFormed() bool {
+	if len(t) > maxEventTypeLen {
+		return false
+	}
+	words := 0
+	for rest, more := string(t), true; more; words++ {
+		var word string
+		word, rest, more = strings.Cut(rest, ".")
+		if word == "" || word[0] < 'a' || word[0] > 'z' {
+			return false
+		}
+		for i := 1; i < len(word); i++ {
+			if c := word[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+				return false
+			}
 		}
 	}
-	return false
+	return words >= 2
 }
 
 // Webhook is a registered webhook endpoint. The API never echoes the secret.
@@ -70,7 +99,10 @@ type Webhook struct {
 type RegisterWebhookRequest struct {
 	// URL is the absolute http(s) address deliveries are POSTed to.
 	URL string `json:"url"`
-	// Events are the event types to deliver; at least one, all known.
+	// Events are the event types to deliver; at least one. The SDK checks
+	// only their shape (lowercase dotted words), so a name the API added
+	// after this SDK was released can be subscribed to; the API refuses a
+	// name it does not know.
 	Events []EventType `json:"events"`
 	// Secret signs every delivery (X-Botonom-Signature); required, since
 	// the API never shows it again and an unsigned delivery cannot be
@@ -97,8 +129,8 @@ func (r *RegisterWebhookRequest) validate() error {
 		return invalidArgf("register webhook: events is empty")
 	}
 	for i, ev := range r.Events {
-		if !ev.Known() {
-			return invalidArgf("register webhook: events[%d] %q is not a known event type", i, ev)
+		if !ev.wellFormed() {
+			return invalidArgf("register webhook: events[%d] %q is not an event name (lowercase dotted words, like %q)", i, ev, EventTaskCompleted)
 		}
 	}
 	if strings.TrimSpace(r.Secret) == "" {
@@ -134,8 +166,9 @@ var (
 // decode it for the known types. An event of a type this SDK does not know
 // yet decodes too: switch on Type and read Data yourself.
 //
-// Delivery is at least once: the same ID can arrive twice, so make the
-// handling of an event idempotent (e.g. remember the IDs already handled).
+// Delivery is at least once: the same ID can arrive twice, even at two
+// replicas at once. WithDeduplication (or a DedupStore used directly) makes
+// the processing of an event happen once.
 type Event struct {
 	ID        string          `json:"id"`
 	Type      EventType       `json:"type"`
@@ -257,7 +290,7 @@ func decodeEvent(payload []byte) (*Event, error) {
 }
 
 // DefaultMaxWebhookBodyBytes is the largest delivery body WebhookHandler
-// reads: 1 MiB (WithMaxBodyBytes). A larger one is answered 413 unread.
+// reads: 1 MiB (WithHandlerMaxBodyBytes). A larger one is answered 413 unread.
 const DefaultMaxWebhookBodyBytes = 1 << 20
 
 // handlerConfig is what the HandlerOptions set.
@@ -265,71 +298,48 @@ type handlerConfig struct {
 	verifyOpts []VerifyOption
 	maxBody    int64
 	logger     *slog.Logger
+	dedup      dedupConfig
 }
 
-// HandlerOption configures WebhookHandler. Since WebhookHandler returns no
-// error, an option with a bad argument makes the handler answer every
-// request 500 (so the API keeps redelivering) and log why; see
-// WebhookHandler.
-type HandlerOption func(*handlerConfig) error
-
-// WithHandlerSecrets adds secrets the handler accepts, for secret rotation:
-// a delivery signed with any one of them passes. Empty strings are ignored.
-func WithHandlerSecrets(secrets ...string) HandlerOption {
-	opt := WithSecrets(secrets...)
-	return func(c *handlerConfig) error {
-		c.verifyOpts = append(c.verifyOpts, opt)
-		return nil
-	}
+// HandlerOption configures WebhookHandler: the WebhookOptions it shares
+// with VerifySignature (WithTolerance, WithClock, WithSecrets) and the
+// handler's own (WithHandlerMaxBodyBytes, WithHandlerLogger,
+// WithDeduplication), which VerifySignature does not accept. Since
+// WebhookHandler returns no error, an option with a bad argument makes the
+// handler answer every request 500 (so the API keeps redelivering) and log
+// why; see WebhookHandler.
+type HandlerOption interface {
+	applyHandler(*handlerConfig) error
 }
 
-// WithHandlerTolerance sets how far a delivery's signature timestamp may be
-// from the clock (default DefaultSignatureTolerance); d must be positive.
-func WithHandlerTolerance(d time.Duration) HandlerOption {
-	return func(c *handlerConfig) error {
-		if d <= 0 {
-			return fmt.Errorf("WithHandlerTolerance: %s is not positive", d)
-		}
-		c.verifyOpts = append(c.verifyOpts, WithTolerance(d))
-		return nil
-	}
-}
+// handlerOption is a HandlerOption of the handler alone.
+type handlerOption func(*handlerConfig) error
 
-// WithHandlerClock sets the clock signature timestamps are checked against
-// (default time.Now), for tests.
-func WithHandlerClock(now func() time.Time) HandlerOption {
-	return func(c *handlerConfig) error {
-		if now == nil {
-			return errors.New("WithHandlerClock: nil clock")
-		}
-		c.verifyOpts = append(c.verifyOpts, WithClock(now))
-		return nil
-	}
-}
+func (f handlerOption) applyHandler(c *handlerConfig) error { return f(c) }
 
-// WithMaxBodyBytes sets the largest body the handler reads (default
+// WithHandlerMaxBodyBytes sets the largest body the handler reads (default
 // DefaultMaxWebhookBodyBytes); a larger delivery is answered 413.
-func WithMaxBodyBytes(n int64) HandlerOption {
-	return func(c *handlerConfig) error {
+func WithHandlerMaxBodyBytes(n int64) HandlerOption {
+	return handlerOption(func(c *handlerConfig) error {
 		if n <= 0 {
-			return fmt.Errorf("WithMaxBodyBytes: %d is not positive", n)
+			return fmt.Errorf("WithHandlerMaxBodyBytes: %d is not positive", n)
 		}
 		c.maxBody = n
 		return nil
-	}
+	})
 }
 
 // WithHandlerLogger logs every refused or failed delivery to l, with the
 // reason (never the secret nor the signature). Without it the handler logs
 // nothing, except a misconfiguration, which goes to slog.Default.
 func WithHandlerLogger(l *slog.Logger) HandlerOption {
-	return func(c *handlerConfig) error {
+	return handlerOption(func(c *handlerConfig) error {
 		if l == nil {
 			return errors.New("WithHandlerLogger: nil *slog.Logger")
 		}
 		c.logger = l
 		return nil
-	}
+	})
 }
 
 // webhookHandler is the http.Handler WebhookHandler returns.
@@ -338,14 +348,15 @@ type webhookHandler struct {
 	fn      func(context.Context, *Event) error
 	maxBody int64
 	logger  *slog.Logger // nil: log nothing
+	dedup   dedupConfig  // store nil: no de-duplication
 	err     error        // a configuration error: every request gets 500
 }
 
 // WebhookHandler returns an http.Handler that receives webhook deliveries:
-// it reads the body (at most 1 MiB, see WithMaxBodyBytes), verifies its
-// X-Botonom-Signature with secret (and WithHandlerSecrets; 5 minutes of
-// tolerance, see WithHandlerTolerance), decodes the Event and calls fn with
-// the request's context. It answers
+// it reads the body (at most 1 MiB, see WithHandlerMaxBodyBytes), verifies
+// its X-Botonom-Signature with secret (and WithSecrets; 5 minutes of
+// tolerance, see WithTolerance), decodes the Event and calls fn with the
+// request's context. It answers
 //
 //   - 405, with "Allow: POST", to any method but POST;
 //   - 413 to a body over the cap, without reading past it;
@@ -355,8 +366,10 @@ type webhookHandler struct {
 //   - 200 when fn returns nil.
 //
 // Answers carry a short text only; the reason goes to the logger of
-// WithHandlerLogger. Delivery is at least once: fn may see an event ID
-// twice.
+// WithHandlerLogger. Delivery is at least once: without WithDeduplication,
+// fn may see an event ID twice. With it, fn runs once per event ID, and a
+// delivery may also be answered 409 (another delivery of the event is in
+// flight) or 503 (the store failed); see WithDeduplication.
 //
 // A configuration mistake (an empty secret, a nil fn, a bad option) does not
 // panic: the handler answers every request 500, so no delivery is lost while
@@ -369,11 +382,11 @@ func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts 
 		if opt == nil {
 			continue
 		}
-		if err := opt(cfg); err != nil && h.err == nil {
+		if err := opt.applyHandler(cfg); err != nil && h.err == nil {
 			h.err = err
 		}
 	}
-	h.maxBody, h.logger = cfg.maxBody, cfg.logger
+	h.maxBody, h.logger, h.dedup = cfg.maxBody, cfg.logger, cfg.dedup
 	if h.err == nil {
 		h.verify, h.err = newVerifyConfig(secret, cfg.verifyOpts)
 	}
@@ -434,10 +447,20 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusBadRequest, "invalid event", err)
 		return
 	}
-	if err := h.fn(ctx, ev); err != nil {
+	if h.dedup.store != nil {
+		h.serveOnce(w, r, ev)
+		return
+	}
+	h.answer(w, r, ev, h.fn(ctx, ev))
+}
+
+// answer answers 200 when fn returned nil, else 500 so that the API
+// delivers the event again.
+func (h *webhookHandler) answer(w http.ResponseWriter, r *http.Request, ev *Event, fnErr error) {
+	if fnErr != nil {
 		if h.logger != nil {
-			h.logger.ErrorContext(ctx, "botonom: webhook event handling failed; answering 500 for redelivery",
-				"event_id", ev.ID, "event_type", string(ev.Type), "error", err)
+			h.logger.ErrorContext(r.Context(), "botonom: webhook event handling failed; answering 500 for redelivery",
+				"event_id", ev.ID, "event_type", string(ev.Type), "error", fnErr)
 		}
 		http.Error(w, "event handling failed", http.StatusInternalServerError)
 		return

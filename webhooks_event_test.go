@@ -299,7 +299,7 @@ func TestWebhookHandler_Statuses(t *testing.T) {
 			fn := &recordingFn{err: tc.fnErr}
 			var logs lockedBuffer
 			h := WebhookHandler(vectorSecret, fn.handle,
-				WithHandlerClock(webhookClockAt(vectorTime)),
+				WithClock(webhookClockAt(vectorTime)),
 				WithHandlerLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, tc.req)
@@ -328,7 +328,7 @@ func TestWebhookHandler_PassesTheEventAndContext(t *testing.T) {
 	h := WebhookHandler(vectorSecret, func(ctx context.Context, ev *Event) error {
 		got, gotValue = ev, ctx.Value(ctxKey{})
 		return nil
-	}, WithHandlerClock(webhookClockAt(vectorTime)))
+	}, WithClock(webhookClockAt(vectorTime)))
 	r := webhookRequest(strings.NewReader(vectorBody), []byte(vectorBody), vectorSecret, vectorTime)
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, "from the request"))
 	w := httptest.NewRecorder()
@@ -349,10 +349,10 @@ func TestWebhookHandler_TwoMiBBodyIsNotReadPastTheCap(t *testing.T) {
 			require.EqualValues(t, -1, r.ContentLength)
 			r.Header.Set(SignatureHeader, vectorHeader)
 			fn := &recordingFn{}
-			opts := []HandlerOption{WithHandlerClock(webhookClockAt(vectorTime))}
+			opts := []HandlerOption{WithClock(webhookClockAt(vectorTime))}
 			limit := int64(DefaultMaxWebhookBodyBytes)
 			if maxBody > 0 {
-				opts, limit = append(opts, WithMaxBodyBytes(maxBody)), maxBody
+				opts, limit = append(opts, WithHandlerMaxBodyBytes(maxBody)), maxBody
 			}
 			w := httptest.NewRecorder()
 			WebhookHandler(vectorSecret, fn.handle, opts...).ServeHTTP(w, r)
@@ -383,7 +383,7 @@ func TestWebhookHandler_BodyExactlyAtTheCapPasses(t *testing.T) {
 			}
 			fn := &recordingFn{}
 			w := httptest.NewRecorder()
-			WebhookHandler(vectorSecret, fn.handle, WithMaxBodyBytes(tc.max), WithHandlerClock(webhookClockAt(vectorTime))).
+			WebhookHandler(vectorSecret, fn.handle, WithHandlerMaxBodyBytes(tc.max), WithClock(webhookClockAt(vectorTime))).
 				ServeHTTP(w, webhookRequest(rd, body, vectorSecret, vectorTime))
 			assert.Equal(t, tc.status, w.Code)
 			assert.Equal(t, map[int]int{200: 1, 413: 0}[tc.status], fn.count())
@@ -394,7 +394,7 @@ func TestWebhookHandler_BodyExactlyAtTheCapPasses(t *testing.T) {
 func TestWebhookHandler_RotationWithTwoSecrets(t *testing.T) {
 	const oldSecret, newSecret = "whsec_old", "whsec_new"
 	fn := &recordingFn{}
-	h := WebhookHandler(oldSecret, fn.handle, WithHandlerSecrets(newSecret), WithHandlerClock(webhookClockAt(vectorTime)))
+	h := WebhookHandler(oldSecret, fn.handle, WithSecrets(newSecret), WithClock(webhookClockAt(vectorTime)))
 	body := []byte(vectorBody)
 	for secret, want := range map[string]int{oldSecret: 200, newSecret: 200, "whsec_other": 401} {
 		w := httptest.NewRecorder()
@@ -407,7 +407,7 @@ func TestWebhookHandler_RotationWithTwoSecrets(t *testing.T) {
 func TestWebhookHandler_ToleranceOption(t *testing.T) {
 	body := []byte(vectorBody)
 	fn := &recordingFn{}
-	h := WebhookHandler(vectorSecret, fn.handle, WithHandlerTolerance(2*time.Hour), WithHandlerClock(webhookClockAt(vectorTime)))
+	h := WebhookHandler(vectorSecret, fn.handle, WithTolerance(2*time.Hour), WithClock(webhookClockAt(vectorTime)))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, webhookRequest(bytes.NewReader(body), body, vectorSecret, vectorTime.Add(-time.Hour)))
 	assert.Equal(t, 200, w.Code)
@@ -422,13 +422,13 @@ func TestWebhookHandler_MisconfigurationAnswers500AndLogs(t *testing.T) {
 		log    string
 	}{
 		"empty secret":          {"", okFn, nil, "webhook secret is empty"},
-		"only empty secrets":    {"", okFn, []HandlerOption{WithHandlerSecrets("", "")}, "webhook secret is empty"},
+		"only empty secrets":    {"", okFn, []HandlerOption{WithSecrets("", "")}, "webhook secret is empty"},
 		"nil fn":                {vectorSecret, nil, nil, "nil event function"},
-		"zero tolerance":        {vectorSecret, okFn, []HandlerOption{WithHandlerTolerance(0)}, "WithHandlerTolerance: 0s is not positive"},
-		"negative tolerance":    {vectorSecret, okFn, []HandlerOption{WithHandlerTolerance(-time.Second)}, "WithHandlerTolerance: -1s is not positive"},
-		"zero body cap":         {vectorSecret, okFn, []HandlerOption{WithMaxBodyBytes(0)}, "WithMaxBodyBytes: 0 is not positive"},
-		"nil clock":             {vectorSecret, okFn, []HandlerOption{WithHandlerClock(nil)}, "WithHandlerClock: nil clock"},
-		"bad option, then good": {vectorSecret, okFn, []HandlerOption{WithMaxBodyBytes(-1), WithMaxBodyBytes(10)}, "WithMaxBodyBytes: -1 is not positive"},
+		"zero tolerance":        {vectorSecret, okFn, []HandlerOption{WithTolerance(0)}, "WithTolerance: 0s is not positive"},
+		"negative tolerance":    {vectorSecret, okFn, []HandlerOption{WithTolerance(-time.Second)}, "WithTolerance: -1s is not positive"},
+		"zero body cap":         {vectorSecret, okFn, []HandlerOption{WithHandlerMaxBodyBytes(0)}, "WithHandlerMaxBodyBytes: 0 is not positive"},
+		"nil clock":             {vectorSecret, okFn, []HandlerOption{WithClock(nil)}, "WithClock: nil clock"},
+		"bad option, then good": {vectorSecret, okFn, []HandlerOption{WithHandlerMaxBodyBytes(-1), WithHandlerMaxBodyBytes(10)}, "WithHandlerMaxBodyBytes: -1 is not positive"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var logs lockedBuffer

@@ -327,6 +327,20 @@ func TestUpdateSkills_InstallsAndRemovesIdempotently(t *testing.T) {
 	requireAPIError(t, err, 404, "not_found_error", "id")
 }
 
+// The SDK sends any well-formed event name (DESIGN §2); the fake, like the
+// API, refuses one it does not know, naming events. (The request is outside
+// api/openapi.yaml's enum on purpose, hence WithoutSpecValidation.)
+func TestRegisterWebhook_UnknownEventIsTheServersToRefuse(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithoutSpecValidation())
+	_, _, err := srv.Client().Webhooks.Register(context.Background(), &botonom.RegisterWebhookRequest{
+		URL: "https://yourapp.example/h", Events: []botonom.EventType{botonom.EventTaskCompleted, "agent.memory.updated"}, Secret: "whsec_x",
+	})
+	requireAPIError(t, err, 400, "invalid_request_error", "events")
+	assert.ErrorContains(t, err, `"agent.memory.updated" is not an event type`)
+	assert.Len(t, srv.Requests(), 1, "sent, not refused by the SDK")
+	assert.Empty(t, srv.Webhooks())
+}
+
 func TestRegisterWebhook_NeverEchoesTheSecret(t *testing.T) {
 	srv := botonomtest.NewServer(t)
 	wh, _, err := srv.Client().Webhooks.Register(context.Background(), &botonom.RegisterWebhookRequest{

@@ -92,7 +92,7 @@ func TestWithRequestHook_Nil(t *testing.T) {
 func TestSampleEventData_DecodesAsItsType(t *testing.T) {
 	const secret = "whsec_sample"
 	srv := botonomtest.NewServer(t)
-	for _, typ := range botonom.EventTypes {
+	for _, typ := range botonom.EventTypes() {
 		t.Run(string(typ), func(t *testing.T) {
 			data, err := botonomtest.SampleEventData(typ)
 			require.NoError(t, err)

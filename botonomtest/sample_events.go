@@ -17,7 +17,7 @@ import (
 //	agent.skill.installed                         *botonom.SkillInstalled
 //	billing.invoice.created                       *botonom.Invoice
 //
-// A type outside botonom.EventTypes is an error.
+// A type outside botonom.EventTypes() is an error.
 func SampleEventData(eventType botonom.EventType) (any, error) {
 	at := func(s string) time.Time {
 		t, err := time.Parse(time.RFC3339, s)
@@ -61,5 +61,5 @@ func SampleEventData(eventType botonom.EventType) (any, error) {
 			CreatedAt: at("2026-02-01T00:05:00Z"),
 		}, nil
 	}
-	return nil, fmt.Errorf("botonomtest: SampleEventData: unknown event type %q (known: %v)", eventType, botonom.EventTypes)
+	return nil, fmt.Errorf("botonomtest: SampleEventData: unknown event type %q (known: %v)", eventType, botonom.EventTypes())
 }

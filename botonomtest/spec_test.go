@@ -88,7 +88,7 @@ func TestSpecCheck_TheSDKsTrafficFitsTheSpec(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = client.Agents.RemoveSkills(ctx, botonomtest.SampleAgentID, "maps")
 	require.NoError(t, err)
-	_, _, err = client.Webhooks.Register(ctx, &botonom.RegisterWebhookRequest{URL: "HTTPS://hooks.example:8443/botonom?x=1", Events: botonom.EventTypes, Secret: "whsec_x"})
+	_, _, err = client.Webhooks.Register(ctx, &botonom.RegisterWebhookRequest{URL: "HTTPS://hooks.example:8443/botonom?x=1", Events: botonom.EventTypes(), Secret: "whsec_x"})
 	require.NoError(t, err)
 	_, _, err = client.Analytics.Usage(ctx, &botonom.UsageOptions{From: day, To: time.Now(), AgentID: botonomtest.SampleAgentID, Granularity: botonom.GranularityHour})
 	require.NoError(t, err)

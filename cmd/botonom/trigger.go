@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -9,14 +10,16 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	botonom "github.com/botonom/botonom-go"
 	"github.com/botonom/botonom-go/botonomtest"
 )
 
-const triggerUsage = `Usage: botonom trigger EVENT_TYPE --url URL --secret SECRET [--data FILE.json]
+const triggerUsage = `Usage: botonom trigger EVENT_TYPE --url URL --secret SECRET [--data FILE.json] [--repeat N [--concurrent]]
 
 Sends one webhook delivery to URL as the API would: a POST of the event
 envelope {"id": "evt_…", "type": EVENT_TYPE, "created_at": …, "data": …},
@@ -24,6 +27,12 @@ signed now with SECRET in X-Botonom-Signature. The data is a realistic
 sample for the event type, or the JSON object in FILE ("-" for stdin).
 Prints the status the handler answered; exits 1 on an answer other than
 2xx (redirects are not followed) or when the handler cannot be reached.
+
+--repeat N sends that same delivery (same event id, same body, same
+signature) N times, one after the other, or all at once with --concurrent,
+as the API may redeliver: a receiver that de-duplicates runs its work once
+and answers 200 to the copies (or 409 to a copy that arrives while the
+first is in flight). Prints each answer and a count of the statuses.
 
 Event types:
   %s
@@ -36,8 +45,9 @@ func triggerHelp() string {
 }
 
 func eventTypeNames() []string {
-	names := make([]string, len(botonom.EventTypes))
-	for i, t := range botonom.EventTypes {
+	types := botonom.EventTypes()
+	names := make([]string, len(types))
+	for i, t := range types {
 		names[i] = string(t)
 	}
 	return names
@@ -49,6 +59,8 @@ func runTrigger(c *cli, args []string) int {
 	secret := fs.String("secret", os.Getenv("BOTONOM_WEBHOOK_SECRET"), "the webhook `secret` to sign with (default $BOTONOM_WEBHOOK_SECRET)")
 	dataFile := fs.String("data", "", "JSON `file` with the event's data instead of the sample (\"-\" for stdin)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the handler's answer")
+	repeat := fs.Int("repeat", 1, "send the same delivery `N` times (to test a receiver's de-duplication)")
+	concurrent := fs.Bool("concurrent", false, "with --repeat, send the copies all at once")
 	usage := triggerHelp()
 	pos, code, ok := c.parse(fs, usage, args, []string{"EVENT_TYPE"}, 1)
 	if !ok {
@@ -68,6 +80,8 @@ func runTrigger(c *cli, args []string) int {
 		return c.usageError(fs, fmt.Errorf("--secret (or BOTONOM_WEBHOOK_SECRET) is required"))
 	case *timeout <= 0:
 		return c.usageError(fs, fmt.Errorf("--timeout %s: want a positive duration", *timeout))
+	case *repeat < 1 || *repeat > maxRepeat:
+		return c.usageError(fs, fmt.Errorf("--repeat %d: want 1 to %d", *repeat, maxRepeat))
 	}
 
 	var data json.RawMessage
@@ -100,9 +114,82 @@ func runTrigger(c *cli, args []string) int {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	fmt.Fprintf(c.stdout, "POST %s: %s %s (signed)\n", *target, ev.Type, ev.ID)
-	resp, err := botonomtest.DeliverEvent(ctx, hc, *target, *secret, ev, now)
+	if *repeat == 1 {
+		a := deliver(ctx, hc, *target, *secret, ev, now)
+		if a.err != nil {
+			return c.fail(fmt.Errorf("deliver %s: %w", ev.ID, a.err))
+		}
+		fmt.Fprintln(c.stdout, a.line)
+		if !a.ok() {
+			fmt.Fprintf(c.stderr, "botonom: delivery %s refused: %s\n", ev.ID, a.status)
+			return exitFailure
+		}
+		return exitOK
+	}
+
+	answers := make([]triggerAnswer, *repeat)
+	if *concurrent {
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i] = deliver(ctx, hc, *target, *secret, ev, now)
+			}()
+		}
+		wg.Wait()
+	} else {
+		for i := range answers {
+			answers[i] = deliver(ctx, hc, *target, *secret, ev, now)
+		}
+	}
+	counts := map[string]int{}
+	failed := 0
+	for i, a := range answers {
+		if a.err != nil {
+			fmt.Fprintf(c.stdout, "copy %d: %v\n", i+1, a.err)
+			counts["error"]++
+			failed++
+			continue
+		}
+		fmt.Fprintf(c.stdout, "copy %d: %s\n", i+1, a.line)
+		counts[a.status]++
+		if !a.ok() {
+			failed++
+		}
+	}
+	statuses := make([]string, 0, len(counts))
+	for status, n := range counts {
+		statuses = append(statuses, fmt.Sprintf("%d × %s", n, status))
+	}
+	sort.Strings(statuses)
+	fmt.Fprintf(c.stdout, "%d copies of %s: %s\n", *repeat, ev.ID, strings.Join(statuses, ", "))
+	if failed > 0 {
+		fmt.Fprintf(c.stderr, "botonom: %d of %d copies of %s were not answered 2xx\n", failed, *repeat, ev.ID)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// maxRepeat bounds --repeat: enough to test de-duplication, not a load
+// generator.
+const maxRepeat = 1000
+
+// triggerAnswer is what the handler answered one copy of a delivery.
+type triggerAnswer struct {
+	status string // "200 OK"
+	code   int
+	line   string // "handler answered 200 OK: text"
+	err    error  // the handler could not be reached
+}
+
+func (a triggerAnswer) ok() bool { return a.code >= 200 && a.code <= 299 }
+
+// deliver sends ev once and reads the answer.
+func deliver(ctx context.Context, hc *http.Client, target, secret string, ev *botonom.Event, signedAt time.Time) triggerAnswer {
+	resp, err := botonomtest.DeliverEvent(ctx, hc, target, secret, ev, signedAt)
 	if err != nil {
-		return c.fail(fmt.Errorf("deliver %s: %w", ev.ID, err))
+		return triggerAnswer{err: err}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
@@ -113,12 +200,7 @@ func runTrigger(c *cli, args []string) int {
 		}
 		line += ": " + text
 	}
-	fmt.Fprintln(c.stdout, line)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		fmt.Fprintf(c.stderr, "botonom: delivery %s refused: %s\n", ev.ID, resp.Status)
-		return exitFailure
-	}
-	return exitOK
+	return triggerAnswer{status: resp.Status, code: resp.StatusCode, line: line}
 }
 
 // newEventID returns a random event ID in the API's form, so that a

@@ -59,7 +59,7 @@ func runVerify(c *cli, args []string) int {
 		return c.fail(err)
 	}
 
-	opt := botonom.WithTolerance(*tolerance)
+	var opt botonom.VerifyOption = botonom.WithTolerance(*tolerance)
 	if *noTimestamp {
 		opt = botonom.WithoutTimestampCheck()
 	}

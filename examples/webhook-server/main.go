@@ -1,13 +1,17 @@
 // Command webhook-server receives Botonom webhook deliveries: it verifies
 // each one's signature with the secret the webhook was registered with,
-// decodes the event and logs what happened.
+// decodes the event and logs what happened, once per event: deliveries
+// come at least once, and the handler de-duplicates them by event ID
+// (botonom.WithDeduplication with an in-memory store; a service with many
+// replicas gives each one botonomredis.NewDedupStore on a shared Redis).
 //
 //	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./examples/webhook-server -addr 127.0.0.1:8080
 //
 // To try it without the API, send it a signed sample delivery from another
-// terminal with the botonom command (cmd/botonom):
+// terminal with the botonom command (cmd/botonom); the same delivery five
+// times is processed once (de-duplication):
 //
-//	botonom trigger agent.task.completed --url http://127.0.0.1:8080/botonom/webhook --secret "$BOTONOM_WEBHOOK_SECRET"
+//	botonom trigger agent.task.completed --url http://127.0.0.1:8080/botonom/webhook --secret "$BOTONOM_WEBHOOK_SECRET" --repeat 5
 //
 // Deliveries are POSTed to /botonom/webhook. Stop it with Ctrl-C: requests
 // in flight are finished before it exits.
@@ -38,10 +42,15 @@ func main() {
 		os.Exit(2)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	store, err := botonom.NewMemoryDedupStore()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "webhook-server:", err)
+		os.Exit(1)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/botonom/webhook", botonom.WebhookHandler(secret, handleEvent(logger),
-		botonom.WithHandlerLogger(logger)))
+		botonom.WithHandlerLogger(logger), botonom.WithDeduplication(store)))
 
 	srv := &http.Server{
 		Addr:              *addr,
@@ -82,10 +91,9 @@ func main() {
 	}
 }
 
-// handleEvent returns the function WebhookHandler calls for each verified
-// event. Returning an error answers 500, and the API delivers the event
-// again later; delivery is at least once, so a real handler should skip
-// event IDs it has already processed.
+// handleEvent returns the function WebhookHandler calls once for each
+// verified event. Returning an error answers 500, and the API delivers the
+// event again later, when it runs again.
 func handleEvent(logger *slog.Logger) func(context.Context, *botonom.Event) error {
 	return func(ctx context.Context, ev *botonom.Event) error {
 		log := logger.With("event_id", ev.ID, "event_type", string(ev.Type))

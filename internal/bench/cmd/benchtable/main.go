@@ -4,9 +4,10 @@
 // of the performance issue. scripts/bench runs it.
 //
 // Baselines: X/sdk is compared with X/raw, ListAll10k/iter with
-// ListAll10k/collect, VerifySignature/S with BareHMAC/S. SendMessage/paired
-// and ConcurrentSend report their own ratio, sdk against raw measured in
-// the same loop.
+// ListAll10k/collect, VerifySignature/S with BareHMAC/S,
+// WebhookHandler/dedup-memory with WebhookHandler/plain. SendMessage/paired,
+// WebhookHandler/paired and ConcurrentSend report their own ratio, measured
+// in the same loop.
 package main
 
 import (
@@ -113,6 +114,8 @@ func main() {
 	check("ConcurrentSend: sdk throughput ≥ 0.90× raw", r >= 0.90, ok, num(r)+"×")
 	cs, ok := med("ConcurrentSend/sdk", "conns/run")
 	check("ConcurrentSend: sdk new connections per run ≤ 128", cs <= 128, ok, num(cs))
+	wr, ok := med("WebhookHandler/paired", "ratio")
+	check("WebhookHandler: dedup-memory ≤ 1.10× plain (paired)", wr <= 1.10, ok, num(wr)+"×")
 	it, ok1 := med("ListAll10k/iter", "peak-heap-B")
 	co, ok2 := med("ListAll10k/collect", "peak-heap-B")
 	check("ListAll10k: peak heap bounded by a page (< collect/10)", it < co/10, ok1 && ok2, fmt.Sprintf("%s B vs %s B", num(it), num(co)))
@@ -127,6 +130,8 @@ func baseline(name string) string {
 		return "ListAll10k/collect"
 	case strings.HasPrefix(name, "VerifySignature/"):
 		return "BareHMAC/" + strings.TrimPrefix(name, "VerifySignature/")
+	case name == "WebhookHandler/dedup-memory":
+		return "WebhookHandler/plain"
 	}
 	return ""
 }

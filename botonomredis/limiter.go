@@ -1,7 +1,15 @@
-// Package redislimit is a client-side rate limiter for the Botonom SDK that
-// many processes share through Redis, so that every replica of a service
-// together stays within one API token's limit (a Workspace token allows 500
-// requests a minute, whatever the number of replicas).
+// Package botonomredis holds the Redis-backed parts of the Botonom SDK, for
+// services that run as many replicas: a rate limiter they share
+// (NewLimiter) and a webhook de-duplication store they share
+// (NewDedupStore). It is its own Go module, so the SDK itself never depends
+// on Redis.
+//
+// # Limiter
+//
+// A client-side rate limiter that many processes share through Redis, so
+// that every replica of a service together stays within one API token's
+// limit (a Workspace token allows 500 requests a minute, whatever the
+// number of replicas).
 //
 // It uses GCRA (the generic cell rate algorithm, from
 // github.com/go-redis/redis_rate/v10): limit requests per period, spaced
@@ -14,7 +22,7 @@
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379"})
 //	token := os.Getenv("BOTONOM_API_TOKEN")
-//	l, err := redislimit.New(rdb, token, 500, time.Minute)
+//	l, err := botonomredis.NewLimiter(rdb, token, 500, time.Minute)
 //	if err != nil {
 //		return err
 //	}
@@ -25,7 +33,14 @@
 //
 // The token is never stored, logged or sent to Redis: the Redis key is a
 // prefix and a SHA-256 hash of the token (see Limiter.Key).
-package redislimit
+//
+// # Webhook de-duplication
+//
+// NewDedupStore returns a botonom.DedupStore for
+// botonom.WithDeduplication: the replicas of one webhook endpoint process
+// each event once, even when the API delivers it to two of them at the same
+// moment. See DedupStore.
+package botonomredis
 
 import (
 	"context"
@@ -63,81 +78,113 @@ type Limiter struct {
 	failOpen bool
 }
 
-type config struct {
+type limiterConfig struct {
 	prefix   string
 	burst    int
 	failOpen bool
 }
 
-// Option configures a Limiter in New. An option with a bad argument makes
-// New fail with an error that says what is wrong.
-type Option func(*config) error
+// LimiterOption configures a Limiter in NewLimiter. An option with a bad
+// argument makes NewLimiter fail with an error that says what is wrong.
+type LimiterOption interface {
+	applyLimiter(*limiterConfig) error
+}
 
-// WithKeyPrefix sets the prefix of the Redis key (default DefaultKeyPrefix),
-// for example to separate environments that share a Redis. Limiters share a
-// budget only if their prefixes and tokens are equal.
+// DedupStoreOption configures a DedupStore in NewDedupStore.
+type DedupStoreOption interface {
+	applyDedup(*dedupConfig) error
+}
+
+// Option is an option of both NewLimiter and NewDedupStore, with the same
+// meaning: WithKeyPrefix.
+type Option interface {
+	LimiterOption
+	DedupStoreOption
+}
+
+type limiterOption func(*limiterConfig) error
+
+func (f limiterOption) applyLimiter(c *limiterConfig) error { return f(c) }
+
+// prefixOption is WithKeyPrefix.
+type prefixOption string
+
+func (p prefixOption) applyLimiter(c *limiterConfig) error {
+	c.prefix = string(p)
+	return nil
+}
+
+func (p prefixOption) applyDedup(c *dedupConfig) error {
+	c.prefix = string(p)
+	return nil
+}
+
+// WithKeyPrefix sets the prefix of the Redis keys (default
+// DefaultKeyPrefix), for example to separate environments that share a
+// Redis. Limiters share a budget only if their prefixes and tokens are
+// equal; DedupStores share one record of processed events only if their
+// prefixes are equal (two endpoints that must each process every event use
+// two prefixes).
 func WithKeyPrefix(prefix string) Option {
-	return func(c *config) error {
-		c.prefix = prefix
-		return nil
-	}
+	return prefixOption(prefix)
 }
 
 // WithBurst sets how many requests may go at once after a quiet spell
 // (default DefaultBurst). In any window of length period, GCRA lets through
 // at most limit + burst - 1 requests, so to stay within the API's limit
-// give New that limit minus (burst - 1). burst must be at least 1.
-func WithBurst(burst int) Option {
-	return func(c *config) error {
+// give NewLimiter that limit minus (burst - 1). burst must be at least 1.
+func WithBurst(burst int) LimiterOption {
+	return limiterOption(func(c *limiterConfig) error {
 		if burst < 1 {
 			return fmt.Errorf("WithBurst: burst must be at least 1, got %d", burst)
 		}
 		c.burst = burst
 		return nil
-	}
+	})
 }
 
 // WithFailOpen makes Wait return nil, letting the request go, when Redis
 // fails (down, timing out). Without it Wait fails closed: it returns the
 // Redis error and the request is not sent. Failing open keeps the service
 // working through a Redis outage at the risk of 429 answers from the API,
-// which the botonom client retries when they say how long to wait.
-func WithFailOpen() Option {
-	return func(c *config) error {
+// which the botonom client retries when they say how long to wait. (For
+// the webhook handler, failing open is botonom.WithDedupFailOpen.)
+func WithFailOpen() LimiterOption {
+	return limiterOption(func(c *limiterConfig) error {
 		c.failOpen = true
 		return nil
-	}
+	})
 }
 
-// New returns a Limiter that lets through limit requests per period,
+// NewLimiter returns a Limiter that lets through limit requests per period,
 // together, for all processes whose Limiters share a Redis (through rdb),
 // the token and the key prefix. The token is trimmed of surrounding white
 // space, as botonom.NewClient does, and only its hash is kept.
 //
-// New checks its arguments but does not contact Redis. It fails on a nil
+// NewLimiter checks its arguments but does not contact Redis. It fails on a nil
 // rdb, an empty token, a limit or period that is not positive, or a bad
 // option.
-func New(rdb redis.UniversalClient, token string, limit int, period time.Duration, opts ...Option) (*Limiter, error) {
+func NewLimiter(rdb redis.UniversalClient, token string, limit int, period time.Duration, opts ...LimiterOption) (*Limiter, error) {
 	if isNil(rdb) {
-		return nil, errors.New("redislimit: New: nil Redis client")
+		return nil, errors.New("botonomredis: NewLimiter: nil Redis client")
 	}
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return nil, errors.New("redislimit: New: empty API token")
+		return nil, errors.New("botonomredis: NewLimiter: empty API token")
 	}
 	if limit <= 0 {
-		return nil, fmt.Errorf("redislimit: New: limit must be positive, got %d", limit)
+		return nil, fmt.Errorf("botonomredis: NewLimiter: limit must be positive, got %d", limit)
 	}
 	if period <= 0 {
-		return nil, fmt.Errorf("redislimit: New: period must be positive, got %s", period)
+		return nil, fmt.Errorf("botonomredis: NewLimiter: period must be positive, got %s", period)
 	}
-	cfg := &config{prefix: DefaultKeyPrefix, burst: DefaultBurst}
+	cfg := &limiterConfig{prefix: DefaultKeyPrefix, burst: DefaultBurst}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
-		if err := opt(cfg); err != nil {
-			return nil, fmt.Errorf("redislimit: New: %w", err)
+		if err := opt.applyLimiter(cfg); err != nil {
+			return nil, fmt.Errorf("botonomredis: NewLimiter: %w", err)
 		}
 	}
 	sum := sha256.Sum256([]byte(token))
@@ -170,7 +217,7 @@ func isNil(rdb redis.UniversalClient) bool {
 // request must wait, then asks again (other processes may take that slot).
 //
 // It returns ctx.Err(), unwrapped, as soon as ctx is done. When Redis fails
-// it returns an error starting "redislimit: " that wraps the Redis error
+// it returns an error starting "botonomredis: " that wraps the Redis error
 // (fail closed), or nil with WithFailOpen.
 func (l *Limiter) Wait(ctx context.Context) error {
 	for {
@@ -185,7 +232,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			if l.failOpen {
 				return nil
 			}
-			return fmt.Errorf("redislimit: wait for %s: %w", l.Key(), err)
+			return fmt.Errorf("botonomredis: wait for %s: %w", l.Key(), err)
 		}
 		if res.Allowed > 0 {
 			return nil
@@ -215,9 +262,9 @@ func (l *Limiter) Key() string {
 // the token.
 func (l *Limiter) String() string {
 	if l == nil {
-		return "redislimit.Limiter(nil)"
+		return "botonomredis.Limiter(nil)"
 	}
-	return fmt.Sprintf("redislimit.Limiter{key: %s, limit: %d per %s, burst: %d, failOpen: %t}",
+	return fmt.Sprintf("botonomredis.Limiter{key: %s, limit: %d per %s, burst: %d, failOpen: %t}",
 		l.Key(), l.limit.Rate, l.limit.Period, l.limit.Burst, l.failOpen)
 }
 

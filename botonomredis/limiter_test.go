@@ -1,4 +1,4 @@
-package redislimit_test
+package botonomredis_test
 
 import (
 	"context"
@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/botonom/botonom-go"
-	"github.com/botonom/botonom-go/redislimit"
+	"github.com/botonom/botonom-go/botonomredis"
 	"github.com/redis/go-redis/v9"
 )
 
 const testToken = "btm_sk_test"
 
-var _ botonom.Limiter = (*redislimit.Limiter)(nil)
+var _ botonom.Limiter = (*botonomredis.Limiter)(nil)
 
 // redisAddr is where the tests find Redis: REDIS_ADDR, else the address
 // scripts/redis-up starts it on.
@@ -77,9 +77,9 @@ func uniquePrefix(t *testing.T) string {
 
 // newLimiter is New that fails the test on error and deletes the limiter's
 // key at the end.
-func newLimiter(t *testing.T, rdb *redis.Client, token string, limit int, period time.Duration, opts ...redislimit.Option) *redislimit.Limiter {
+func newLimiter(t *testing.T, rdb *redis.Client, token string, limit int, period time.Duration, opts ...botonomredis.LimiterOption) *botonomredis.Limiter {
 	t.Helper()
-	l, err := redislimit.New(rdb, token, limit, period, opts...)
+	l, err := botonomredis.NewLimiter(rdb, token, limit, period, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestLimiter_TwoClientsShareOneLimit(t *testing.T) {
 	var clients [2]*botonom.Client
 	for i := range clients {
 		l := newLimiter(t, newRedis(t), testToken, limit, time.Second,
-			redislimit.WithKeyPrefix(prefix), redislimit.WithBurst(burst))
+			botonomredis.WithKeyPrefix(prefix), botonomredis.WithBurst(burst))
 		c, err := botonom.NewClient(testToken, botonom.WithBaseURL(srv.URL+"/v1/"), botonom.WithLimiter(l))
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +207,7 @@ func TestLimiter_TwoClientsShareOneLimit(t *testing.T) {
 func TestLimiter_TokensDoNotShareABudget(t *testing.T) {
 	rdb := newRedis(t)
 	prefix := uniquePrefix(t)
-	opt := redislimit.WithKeyPrefix(prefix)
+	opt := botonomredis.WithKeyPrefix(prefix)
 	a1 := newLimiter(t, rdb, "btm_sk_token_a", 1, time.Minute, opt)
 	a2 := newLimiter(t, rdb, "btm_sk_token_a", 1, time.Minute, opt)
 	b := newLimiter(t, rdb, "btm_sk_token_b", 1, time.Minute, opt)
@@ -235,7 +235,7 @@ func TestLimiter_TokensDoNotShareABudget(t *testing.T) {
 }
 
 func TestWait_ReturnsPromptlyOnCancel(t *testing.T) {
-	l := newLimiter(t, newRedis(t), testToken, 1, time.Minute, redislimit.WithKeyPrefix(uniquePrefix(t)))
+	l := newLimiter(t, newRedis(t), testToken, 1, time.Minute, botonomredis.WithKeyPrefix(uniquePrefix(t)))
 	if err := l.Wait(context.Background()); err != nil {
 		t.Fatalf("first Wait: %v", err)
 	}
@@ -265,7 +265,7 @@ func TestWait_ReturnsPromptlyOnCancel(t *testing.T) {
 }
 
 func TestWait_DoneContextReturnsWithoutRedis(t *testing.T) {
-	l, err := redislimit.New(deadRedis(t), testToken, 1, time.Second)
+	l, err := botonomredis.NewLimiter(deadRedis(t), testToken, 1, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,18 +277,18 @@ func TestWait_DoneContextReturnsWithoutRedis(t *testing.T) {
 }
 
 func TestWait_FailsClosedWhenRedisFails(t *testing.T) {
-	l, err := redislimit.New(deadRedis(t), testToken, 1, time.Second)
+	l, err := botonomredis.NewLimiter(deadRedis(t), testToken, 1, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = l.Wait(context.Background())
-	if err == nil || !strings.HasPrefix(err.Error(), "redislimit: ") {
-		t.Errorf("Wait = %v; want an error starting \"redislimit: \"", err)
+	if err == nil || !strings.HasPrefix(err.Error(), "botonomredis: ") {
+		t.Errorf("Wait = %v; want an error starting \"botonomredis: \"", err)
 	}
 }
 
 func TestWait_WithFailOpenLetsRequestsGoWhenRedisFails(t *testing.T) {
-	l, err := redislimit.New(deadRedis(t), testToken, 1, time.Second, redislimit.WithFailOpen())
+	l, err := botonomredis.NewLimiter(deadRedis(t), testToken, 1, time.Second, botonomredis.WithFailOpen())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ const secretToken = "btm_sk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 func TestLimiter_NeverShowsTheToken(t *testing.T) {
 	rdb := deadRedis(t)
 	prefix := uniquePrefix(t)
-	l, err := redislimit.New(rdb, secretToken, 10, time.Second, redislimit.WithKeyPrefix(prefix))
+	l, err := botonomredis.NewLimiter(rdb, secretToken, 10, time.Second, botonomredis.WithKeyPrefix(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestLimiter_NeverShowsTheToken(t *testing.T) {
 
 	// Errors: New's, with the token among bad arguments, and Wait's when
 	// Redis fails.
-	_, errNew := redislimit.New(rdb, secretToken, 0, time.Second)
+	_, errNew := botonomredis.NewLimiter(rdb, secretToken, 0, time.Second)
 	errWait := l.Wait(context.Background())
 	for _, err := range []error{errNew, errWait} {
 		if err == nil {
@@ -337,7 +337,7 @@ func TestLimiter_NeverShowsTheToken(t *testing.T) {
 func TestLimiter_RedisHoldsOnlyTheHashedKey(t *testing.T) {
 	rdb := newRedis(t)
 	prefix := uniquePrefix(t)
-	l := newLimiter(t, rdb, secretToken, 10, time.Second, redislimit.WithKeyPrefix(prefix))
+	l := newLimiter(t, rdb, secretToken, 10, time.Second, botonomredis.WithKeyPrefix(prefix))
 
 	ctx := context.Background()
 	if err := l.Wait(ctx); err != nil {
@@ -358,7 +358,7 @@ func TestLimiter_RedisHoldsOnlyTheHashedKey(t *testing.T) {
 	}
 }
 
-func TestNew_RejectsBadArguments(t *testing.T) {
+func TestNewLimiter_RejectsBadArguments(t *testing.T) {
 	rdb := deadRedis(t) // New does not contact Redis
 	var nilClient *redis.Client
 	tests := []struct {
@@ -367,22 +367,22 @@ func TestNew_RejectsBadArguments(t *testing.T) {
 		token   string
 		limit   int
 		period  time.Duration
-		opts    []redislimit.Option
+		opts    []botonomredis.LimiterOption
 		wantErr string
 	}{
-		{"nil client", nil, testToken, 1, time.Second, nil, "redislimit: New: nil Redis client"},
-		{"nil *redis.Client", nilClient, testToken, 1, time.Second, nil, "redislimit: New: nil Redis client"},
-		{"empty token", rdb, "", 1, time.Second, nil, "redislimit: New: empty API token"},
-		{"blank token", rdb, " \n", 1, time.Second, nil, "redislimit: New: empty API token"},
-		{"zero limit", rdb, testToken, 0, time.Second, nil, "redislimit: New: limit must be positive, got 0"},
-		{"negative limit", rdb, testToken, -5, time.Second, nil, "redislimit: New: limit must be positive, got -5"},
-		{"zero period", rdb, testToken, 1, 0, nil, "redislimit: New: period must be positive, got 0s"},
-		{"negative period", rdb, testToken, 1, -time.Second, nil, "redislimit: New: period must be positive, got -1s"},
-		{"zero burst", rdb, testToken, 1, time.Second, []redislimit.Option{redislimit.WithBurst(0)}, "redislimit: New: WithBurst: burst must be at least 1, got 0"},
+		{"nil client", nil, testToken, 1, time.Second, nil, "botonomredis: NewLimiter: nil Redis client"},
+		{"nil *redis.Client", nilClient, testToken, 1, time.Second, nil, "botonomredis: NewLimiter: nil Redis client"},
+		{"empty token", rdb, "", 1, time.Second, nil, "botonomredis: NewLimiter: empty API token"},
+		{"blank token", rdb, " \n", 1, time.Second, nil, "botonomredis: NewLimiter: empty API token"},
+		{"zero limit", rdb, testToken, 0, time.Second, nil, "botonomredis: NewLimiter: limit must be positive, got 0"},
+		{"negative limit", rdb, testToken, -5, time.Second, nil, "botonomredis: NewLimiter: limit must be positive, got -5"},
+		{"zero period", rdb, testToken, 1, 0, nil, "botonomredis: NewLimiter: period must be positive, got 0s"},
+		{"negative period", rdb, testToken, 1, -time.Second, nil, "botonomredis: NewLimiter: period must be positive, got -1s"},
+		{"zero burst", rdb, testToken, 1, time.Second, []botonomredis.LimiterOption{botonomredis.WithBurst(0)}, "botonomredis: NewLimiter: WithBurst: burst must be at least 1, got 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := redislimit.New(tt.rdb, tt.token, tt.limit, tt.period, tt.opts...)
+			l, err := botonomredis.NewLimiter(tt.rdb, tt.token, tt.limit, tt.period, tt.opts...)
 			if err == nil || err.Error() != tt.wantErr {
 				t.Errorf("New = %v, %v; want error %q", l, err, tt.wantErr)
 			}
@@ -390,13 +390,13 @@ func TestNew_RejectsBadArguments(t *testing.T) {
 	}
 }
 
-func TestNew_TrimsTheTokenAsNewClientDoes(t *testing.T) {
+func TestNewLimiter_TrimsTheTokenAsNewClientDoes(t *testing.T) {
 	rdb := deadRedis(t)
-	a, err := redislimit.New(rdb, testToken, 1, time.Second)
+	a, err := botonomredis.NewLimiter(rdb, testToken, 1, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := redislimit.New(rdb, " "+testToken+"\n", 1, time.Second)
+	b, err := botonomredis.NewLimiter(rdb, " "+testToken+"\n", 1, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-module github.com/botonom/botonom-go/redislimit
+module github.com/botonom/botonom-go/botonomredis
 
 go 1.23
 

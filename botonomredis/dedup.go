@@ -1,0 +1,175 @@
+package botonomredis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/botonom/botonom-go"
+	"github.com/redis/go-redis/v9"
+)
+
+// dedupKeyInfix follows the key prefix in a DedupStore's keys:
+// "botonom:webhook:evt_123".
+const dedupKeyInfix = "webhook:"
+
+// The three steps of the store, each one Lua script: one round trip (an
+// EVALSHA; an EVAL the first time a server sees the script), atomic.
+var (
+	// claimScript: KEYS[1] the event's key, ARGV[1] the claim value,
+	// ARGV[2] the lease in ms. Answers {1, 0} claimed, {2, 0} done,
+	// {3, pttl} in flight.
+	claimScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, 0}
+end
+if cur == 'done' then
+  return {2, 0}
+end
+return {3, redis.call('PTTL', KEYS[1])}
+`)
+	// doneScript: KEYS[1], ARGV[1] the claim value, ARGV[2] the retention
+	// in ms. Marks done if this claim or none holds the key. Answers 1, or
+	// 0 when another claim holds it.
+	doneScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == 'done' then
+  return 1
+end
+if cur and cur ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+return 1
+`)
+	// releaseScript: KEYS[1], ARGV[1] the claim value. Deletes the key if
+	// this claim holds it. Answers 1, or 0 when another claim holds it.
+	releaseScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if cur and cur ~= 'done' then
+  return 0
+end
+return 1
+`)
+)
+
+// DedupStore is a botonom.DedupStore kept in Redis, for the replicas of one
+// webhook endpoint: give every replica's handler a DedupStore on the same
+// Redis with the same key prefix and each event is processed once, across
+// replicas and redeliveries.
+//
+// Each event is one key, the prefix then "webhook:" then the event ID,
+// holding either a claim ("claim:" and a random token, expiring with the
+// lease) or "done" (expiring after the retention). Claim, Done and Release
+// are each one Lua script: atomic, and one round trip. Leases and
+// retentions are timed by the Redis server, so replicas' clocks need not
+// agree.
+//
+// When Redis fails, the methods return an error starting "botonomredis: "
+// and the handler answers 503 (fail closed) unless it was given
+// botonom.WithDedupFailOpen. No secret, token or event data is sent to
+// Redis: only event IDs.
+type DedupStore struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ botonom.DedupStore = (*DedupStore)(nil)
+
+type dedupConfig struct {
+	prefix string
+}
+
+// NewDedupStore returns a DedupStore in rdb. It checks its arguments but
+// does not contact Redis; it fails on a nil rdb.
+func NewDedupStore(rdb redis.UniversalClient, opts ...DedupStoreOption) (*DedupStore, error) {
+	if isNil(rdb) {
+		return nil, errors.New("botonomredis: NewDedupStore: nil Redis client")
+	}
+	cfg := &dedupConfig{prefix: DefaultKeyPrefix}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt.applyDedup(cfg); err != nil {
+			return nil, fmt.Errorf("botonomredis: NewDedupStore: %w", err)
+		}
+	}
+	return &DedupStore{rdb: rdb, prefix: cfg.prefix}, nil
+}
+
+// Key returns the Redis key of eventID.
+func (s *DedupStore) Key(eventID string) string {
+	return s.prefix + dedupKeyInfix + eventID
+}
+
+// Claim implements botonom.DedupStore. lease is rounded down to whole
+// milliseconds and must be at least one.
+func (s *DedupStore) Claim(ctx context.Context, eventID string, lease time.Duration) (botonom.DedupClaim, error) {
+	if lease < time.Millisecond {
+		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim: lease %s is under a millisecond: %w", lease, botonom.ErrInvalidArgument)
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	res, err := claimScript.Run(ctx, s.rdb, []string{s.Key(eventID)}, "claim:"+token, lease.Milliseconds()).Int64Slice()
+	if err != nil {
+		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim %s: %w", eventID, err)
+	}
+	if len(res) != 2 {
+		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim %s: unexpected answer %v", eventID, res)
+	}
+	switch res[0] {
+	case 1:
+		return botonom.DedupClaim{Status: botonom.DedupClaimed, Token: token}, nil
+	case 2:
+		return botonom.DedupClaim{Status: botonom.DedupDone}, nil
+	case 3:
+		return botonom.DedupClaim{Status: botonom.DedupInFlight, Remaining: time.Duration(max(res[1], 0)) * time.Millisecond}, nil
+	}
+	return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim %s: unexpected answer %v", eventID, res)
+}
+
+// Done implements botonom.DedupStore. retention is rounded down to whole
+// milliseconds and must be at least one.
+func (s *DedupStore) Done(ctx context.Context, eventID, token string, retention time.Duration) error {
+	if retention < time.Millisecond {
+		return fmt.Errorf("botonomredis: done: retention %s is under a millisecond: %w", retention, botonom.ErrInvalidArgument)
+	}
+	return s.settle(ctx, "done", doneScript, eventID, "claim:"+token, retention.Milliseconds())
+}
+
+// Release implements botonom.DedupStore.
+func (s *DedupStore) Release(ctx context.Context, eventID, token string) error {
+	return s.settle(ctx, "release", releaseScript, eventID, "claim:"+token)
+}
+
+// settle runs the done or release script, which answers 1 when it did its
+// part and 0 when another claim holds the event.
+func (s *DedupStore) settle(ctx context.Context, op string, script *redis.Script, eventID string, args ...any) error {
+	n, err := script.Run(ctx, s.rdb, []string{s.Key(eventID)}, args...).Int64()
+	switch {
+	case err != nil:
+		return fmt.Errorf("botonomredis: %s %s: %w", op, eventID, err)
+	case n == 0:
+		return fmt.Errorf("botonomredis: %s %s: %w", op, eventID, botonom.ErrDedupClaimLost)
+	}
+	return nil
+}
+
+// String describes the store by its key prefix.
+func (s *DedupStore) String() string {
+	if s == nil {
+		return "botonomredis.DedupStore(nil)"
+	}
+	return fmt.Sprintf("botonomredis.DedupStore{prefix: %q}", s.prefix)
+}

@@ -1,0 +1,466 @@
+package botonomredis_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/botonom/botonom-go"
+	"github.com/botonom/botonom-go/botonomredis"
+	"github.com/redis/go-redis/v9"
+)
+
+const webhookSecret = "whsec_dedup_test"
+
+// newDedupStore is NewDedupStore with a prefix no other test uses; its keys
+// are deleted at the end.
+func newDedupStore(t *testing.T, rdb redis.UniversalClient, prefix string) *botonomredis.DedupStore {
+	t.Helper()
+	s, err := botonomredis.NewDedupStore(rdb, botonomredis.WithKeyPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	return s
+}
+
+// delivery is a signed POST of event id, as the API sends it.
+func delivery(id string) *http.Request {
+	body := []byte(fmt.Sprintf(`{"id":%q,"type":"agent.task.completed","created_at":"2026-02-18T14:30:00Z","data":{"id":"tsk_1"}}`, id))
+	r := httptest.NewRequest(http.MethodPost, "/botonom/webhook", bytes.NewReader(body))
+	r.Header.Set(botonom.SignatureHeader, botonom.SignPayload(body, webhookSecret, time.Now()))
+	return r
+}
+
+func serve(h http.Handler, id string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, delivery(id))
+	return w
+}
+
+func mustClaim(t *testing.T, s botonom.DedupStore, id string, lease time.Duration) botonom.DedupClaim {
+	t.Helper()
+	c, err := s.Claim(context.Background(), id, lease)
+	if err != nil {
+		t.Fatalf("Claim(%s): %v", id, err)
+	}
+	return c
+}
+
+func TestDedupStore_ClaimDoneRelease(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	s := newDedupStore(t, rdb, uniquePrefix(t))
+
+	c1 := mustClaim(t, s, "evt_1", time.Minute)
+	if c1.Status != botonom.DedupClaimed || len(c1.Token) != 32 {
+		t.Fatalf("first claim = %+v", c1)
+	}
+	c2 := mustClaim(t, s, "evt_1", time.Minute)
+	if c2.Status != botonom.DedupInFlight || c2.Remaining <= 55*time.Second || c2.Remaining > time.Minute {
+		t.Fatalf("second claim = %+v; want in flight with about a minute left", c2)
+	}
+	if err := s.Release(ctx, "evt_1", c1.Token); err != nil {
+		t.Fatal(err)
+	}
+	c3 := mustClaim(t, s, "evt_1", time.Minute)
+	if c3.Status != botonom.DedupClaimed || c3.Token == c1.Token {
+		t.Fatalf("claim after release = %+v", c3)
+	}
+	if err := s.Done(ctx, "evt_1", c3.Token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustClaim(t, s, "evt_1", time.Minute); c.Status != botonom.DedupDone {
+		t.Fatalf("claim after done = %+v", c)
+	}
+	if ttl := rdb.PTTL(ctx, s.Key("evt_1")).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("done kept for %s; want the hour of retention", ttl)
+	}
+	if err := s.Release(ctx, "evt_1", c3.Token); err != nil {
+		t.Errorf("release of a done event: %v", err)
+	}
+	if c := mustClaim(t, s, "evt_1", time.Minute); c.Status != botonom.DedupDone {
+		t.Fatalf("release undid done: %+v", c)
+	}
+	if c := mustClaim(t, s, "evt_2", time.Minute); c.Status != botonom.DedupClaimed {
+		t.Fatalf("another event = %+v", c)
+	}
+}
+
+// A replica that claimed an event and "crashed": its lease expires, the
+// next delivery processes the event, and the stale claimant's Done or
+// Release leaves the newer claim alone.
+func TestDedupStore_ExpiredLeaseAndStaleClaimant(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	prefix := uniquePrefix(t)
+	crashed := newDedupStore(t, rdb, prefix)
+	// Long enough for the first delivery below to meet it, even on a busy
+	// machine.
+	mustClaim(t, crashed, "evt_1", 300*time.Millisecond)
+
+	fn := &countingFn{}
+	h := botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(newDedupStore(t, newRedis(t), prefix)))
+	if w := serve(h, "evt_1"); w.Code != http.StatusConflict || w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("while the crashed replica's lease lasts: %d, Retry-After %q; want 409, 1", w.Code, w.Header().Get("Retry-After"))
+	}
+	time.Sleep(310 * time.Millisecond)
+	if w := serve(h, "evt_1"); w.Code != http.StatusOK || fn.total() != 1 {
+		t.Fatalf("after the lease: %d, fn ran %d times; want 200, once", w.Code, fn.total())
+	}
+
+	// The same with a newer claim still in flight.
+	stale := mustClaim(t, crashed, "evt_2", 30*time.Millisecond)
+	time.Sleep(40 * time.Millisecond)
+	fresh := mustClaim(t, crashed, "evt_2", time.Minute)
+	if fresh.Status != botonom.DedupClaimed {
+		t.Fatalf("claim after the lease = %+v", fresh)
+	}
+	if err := crashed.Done(ctx, "evt_2", stale.Token, time.Hour); !errors.Is(err, botonom.ErrDedupClaimLost) {
+		t.Errorf("stale Done = %v; want ErrDedupClaimLost", err)
+	}
+	if err := crashed.Release(ctx, "evt_2", stale.Token); !errors.Is(err, botonom.ErrDedupClaimLost) {
+		t.Errorf("stale Release = %v; want ErrDedupClaimLost", err)
+	}
+	if c := mustClaim(t, crashed, "evt_2", time.Minute); c.Status != botonom.DedupInFlight {
+		t.Fatalf("the newer claim was disturbed: %+v", c)
+	}
+	if err := crashed.Done(ctx, "evt_2", fresh.Token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustClaim(t, crashed, "evt_2", time.Minute); c.Status != botonom.DedupDone {
+		t.Fatalf("after the newer claim's Done: %+v", c)
+	}
+}
+
+// countingFn counts successful runs per event and fails the first try of
+// the events fail picks.
+type countingFn struct {
+	mu    sync.Mutex
+	tries map[string]int
+	ok    map[string]int
+	fail  func(id string) bool
+}
+
+func (f *countingFn) handle(_ context.Context, ev *botonom.Event) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tries == nil {
+		f.tries, f.ok = map[string]int{}, map[string]int{}
+	}
+	f.tries[ev.ID]++
+	if f.tries[ev.ID] == 1 && f.fail != nil && f.fail(ev.ID) {
+		return errors.New("first try fails")
+	}
+	f.ok[ev.ID]++
+	return nil
+}
+
+func (f *countingFn) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.ok {
+		n += c
+	}
+	return n
+}
+
+// Two replicas (two handlers, two Redis clients), 8 concurrent copies of
+// each of 200 events, fn failing 10% of first tries, the sender
+// redelivering every non-2xx until it gets a 2xx: every event's fn
+// succeeded exactly once, none lost.
+func TestDedupStore_TwoReplicasProcessEachEventOnce(t *testing.T) {
+	const events, copies = 200, 8
+	prefix := uniquePrefix(t)
+	fn := &countingFn{fail: func(id string) bool { return id[len(id)-1] == '7' }}
+	var replicas [2]http.Handler
+	for i := range replicas {
+		replicas[i] = botonom.WebhookHandler(webhookSecret, fn.handle,
+			botonom.WithDeduplication(newDedupStore(t, newRedis(t), prefix)))
+	}
+
+	var answers [600]atomic.Int64
+	var wg sync.WaitGroup
+	for e := range events {
+		id := fmt.Sprintf("evt_%03d", e)
+		for c := range copies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for try := 0; ; try++ {
+					code := serve(replicas[(c+try)%2], id).Code
+					answers[code].Add(1)
+					if code >= 200 && code <= 299 {
+						return
+					}
+					if try > 2000 {
+						t.Errorf("%s copy %d: still %d after %d tries", id, c, code, try)
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	if len(fn.ok) != events {
+		t.Errorf("%d events processed; want %d", len(fn.ok), events)
+	}
+	for id, n := range fn.ok {
+		if n != 1 {
+			t.Errorf("%s processed %d times", id, n)
+		}
+	}
+	if answers[500].Load() != events/10 {
+		t.Errorf("%d answers 500; want one per failing first try, %d", answers[500].Load(), events/10)
+	}
+	t.Logf("answers: 200×%d 409×%d 500×%d 503×%d", answers[200].Load(), answers[409].Load(), answers[500].Load(), answers[503].Load())
+}
+
+// roundTrips counts the commands a Redis client sends.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// Round trips per delivery: a new event costs a claim and a done, one round
+// trip each; a duplicate one; a failure a claim and a release. (Counted
+// once the server knows the scripts: the very first use of each script on
+// a server adds an EVAL after the EVALSHA's NOSCRIPT.)
+func TestDedupStore_OneRoundTripPerStep(t *testing.T) {
+	rdb := newRedis(t)
+	counter := &roundTrips{}
+	rdb.AddHook(counter)
+	fail := false
+	h := botonom.WebhookHandler(webhookSecret, func(context.Context, *botonom.Event) error {
+		if fail {
+			return errors.New("fails")
+		}
+		return nil
+	}, botonom.WithDeduplication(newDedupStore(t, rdb, uniquePrefix(t))))
+
+	// Warm up: the server learns the three scripts.
+	fail = true
+	serve(h, "evt_warm")
+	fail = false
+	serve(h, "evt_warm")
+
+	for _, step := range []struct {
+		name string
+		id   string
+		fail bool
+		code int
+		want int64
+	}{
+		{"new event: claim, done", "evt_1", false, 200, 2},
+		{"duplicate: claim", "evt_1", false, 200, 1},
+		{"fn fails: claim, release", "evt_2", true, 500, 2},
+	} {
+		fail = step.fail
+		counter.n.Store(0)
+		if code := serve(h, step.id).Code; code != step.code {
+			t.Fatalf("%s: answered %d", step.name, code)
+		}
+		if got := counter.n.Load(); got != step.want {
+			t.Errorf("%s: %d round trips; want %d", step.name, got, step.want)
+		}
+	}
+}
+
+func TestNewDedupStore_RejectsANilClient(t *testing.T) {
+	var nilClient *redis.Client
+	for _, rdb := range []redis.UniversalClient{nil, nilClient} {
+		if _, err := botonomredis.NewDedupStore(rdb); err == nil || err.Error() != "botonomredis: NewDedupStore: nil Redis client" {
+			t.Errorf("NewDedupStore(%v) = %v", rdb, err)
+		}
+	}
+}
+
+func TestDedupStore_FailsWhenRedisIsDown(t *testing.T) {
+	s, err := botonomredis.NewDedupStore(deadRedis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(context.Background(), "evt_1", time.Minute); err == nil {
+		t.Fatal("Claim without Redis succeeded")
+	}
+	if err := s.Done(context.Background(), "evt_1", "tok", time.Minute); err == nil {
+		t.Fatal("Done without Redis succeeded")
+	}
+}
+
+// ownRedis is a redis-server this test starts, stops and restarts, with an
+// append-only file fsynced on every write, as a production Redis holding
+// de-duplication records would be.
+type ownRedis struct {
+	t    *testing.T
+	port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startOwnRedis(t *testing.T) *ownRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is not installed and CI is set (scripts/redis-up installs it): %v", err)
+		}
+		t.Skipf("skipping: redis-server is not installed (scripts/redis-up installs it): %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	r := &ownRedis{t: t, port: port, dir: t.TempDir()}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *ownRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+
+func (r *ownRedis) start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir)
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
+	defer rdb.Close()
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := rdb.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if i > 100 {
+			r.t.Fatalf("redis-server on %s does not answer: %v", r.addr(), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop kills the server by its PID and waits for it to exit.
+func (r *ownRedis) stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// Redis stopped mid-run: deliveries are answered 503 and fn never runs
+// unguarded; with WithDedupFailOpen fn runs. Redis back: processing resumes,
+// with nothing lost or doubled.
+func TestDedupStore_RedisStoppedMidRun(t *testing.T) {
+	srv := startOwnRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { rdb.Close() })
+	store, err := botonomredis.NewDedupStore(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := &countingFn{}
+	closed := botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(store))
+	openFn := &countingFn{}
+	open := botonom.WebhookHandler(webhookSecret, openFn.handle, botonom.WithDeduplication(store, botonom.WithDedupFailOpen()))
+
+	if code := serve(closed, "evt_before").Code; code != 200 {
+		t.Fatalf("before the stop: %d", code)
+	}
+	srv.stop()
+	for _, id := range []string{"evt_before", "evt_during", "evt_during"} {
+		w := serve(closed, id)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s with Redis stopped: %d (Retry-After %q); want 503 with Retry-After", id, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	if n := fn.total(); n != 1 {
+		t.Fatalf("fn ran %d times; want once, before the stop", n)
+	}
+	if code := serve(open, "evt_open").Code; code != 200 || openFn.total() != 1 {
+		t.Fatalf("fail open with Redis stopped: %d, fn ran %d times; want 200, once", code, openFn.total())
+	}
+
+	srv.start()
+	for _, id := range []string{"evt_before", "evt_during", "evt_during"} {
+		var code int
+		for try := 0; try < 50; try++ { // the pool may hold a dead connection or two
+			if code = serve(closed, id).Code; code != http.StatusServiceUnavailable {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if code != 200 {
+			t.Fatalf("%s after the restart: %d", id, code)
+		}
+	}
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	if fn.ok["evt_before"] != 1 || fn.ok["evt_during"] != 1 || len(fn.ok) != 2 {
+		t.Errorf("processed %v; want each event once", fn.ok)
+	}
+}
+
+// The key prefix is the namespace: stores with one prefix share one record
+// of processed events (the replicas of an endpoint); another prefix is
+// another endpoint, which processes the event too.
+func TestDedupStore_KeyPrefixIsTheNamespace(t *testing.T) {
+	rdb := newRedis(t)
+	prefix := uniquePrefix(t)
+	a := newDedupStore(t, rdb, prefix)
+	sameEndpoint := newDedupStore(t, newRedis(t), prefix)
+	otherEndpoint := newDedupStore(t, rdb, prefix+"other:")
+
+	c := mustClaim(t, a, "evt_1", time.Minute)
+	if err := a.Done(context.Background(), "evt_1", c.Token, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustClaim(t, sameEndpoint, "evt_1", time.Minute).Status; got != botonom.DedupDone {
+		t.Errorf("same prefix: %s; want done", got)
+	}
+	if got := mustClaim(t, otherEndpoint, "evt_1", time.Minute).Status; got != botonom.DedupClaimed {
+		t.Errorf("other prefix: %s; want claimed", got)
+	}
+	if want := prefix + "webhook:evt_1"; a.Key("evt_1") != want {
+		t.Errorf("Key = %q; want %q", a.Key("evt_1"), want)
+	}
+}

@@ -1,0 +1,432 @@
+package botonom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of webhook de-duplication (WithDeduplication).
+const (
+	// DefaultDedupLease is how long a delivery holds the claim on its event
+	// while fn runs: 5 minutes (WithDedupLease). fn's context ends before.
+	DefaultDedupLease = 5 * time.Minute
+	// DefaultDedupRetention is how long an event is remembered as done:
+	// 72 hours (WithDedupRetention), longer than the API redelivers.
+	DefaultDedupRetention = 72 * time.Hour
+	// DefaultMaxDoneEntries is how many done events a MemoryDedupStore
+	// remembers at most: 100,000 (WithMaxDoneEntries).
+	DefaultMaxDoneEntries = 100_000
+)
+
+// DedupStatus is what a DedupStore knows about an event ID when a delivery
+// claims it.
+type DedupStatus int
+
+// The answers of DedupStore.Claim.
+const (
+	// DedupClaimed: the event was neither done nor claimed; it is now
+	// claimed by this delivery, under DedupClaim.Token, for the lease.
+	DedupClaimed DedupStatus = iota + 1
+	// DedupDone: the event was processed already.
+	DedupDone
+	// DedupInFlight: another delivery holds a claim whose lease has not
+	// ended.
+	DedupInFlight
+)
+
+// String returns "claimed", "done" or "in flight".
+func (s DedupStatus) String() string {
+	switch s {
+	case DedupClaimed:
+		return "claimed"
+	case DedupDone:
+		return "done"
+	case DedupInFlight:
+		return "in flight"
+	}
+	return "DedupStatus(" + strconv.Itoa(int(s)) + ")"
+}
+
+// DedupClaim is the answer of DedupStore.Claim.
+type DedupClaim struct {
+	Status DedupStatus
+	// Token identifies this claim (DedupClaimed only): Done and Release
+	// act only on the claim that holds it.
+	Token string
+	// Remaining is how long the claim of the delivery in flight still
+	// lasts (DedupInFlight only; 0 when the store cannot tell).
+	Remaining time.Duration
+}
+
+// ErrDedupClaimLost is what DedupStore.Done and Release return when the
+// event is claimed by another delivery, because this one's lease ended
+// first: the newer claim is left alone.
+var ErrDedupClaimLost = errors.New("botonom: de-duplication claim lost to a newer delivery")
+
+// DedupStore records which webhook events are being processed and which are
+// done, so that a handler given WithDeduplication runs fn once per event ID
+// (DESIGN §7). Each method is one atomic step, safe for concurrent use by
+// many handlers; a store is one namespace: handlers that share it share one
+// record of what was processed. NewMemoryDedupStore is one for a single
+// process; the botonomredis module has one for many replicas.
+//
+// Use it directly to de-duplicate without WebhookHandler (see the example
+// of ConstructEvent with a store): Claim, then process, then Done on
+// success or Release on failure.
+type DedupStore interface {
+	// Claim claims eventID for lease unless it is done or claimed by a
+	// lease that has not ended. An error means the store could not tell.
+	Claim(ctx context.Context, eventID string, lease time.Duration) (DedupClaim, error)
+	// Done marks eventID processed, for retention, if token holds its claim
+	// or no claim holds it (the lease ended and nobody claimed it since);
+	// if another claim holds it, Done changes nothing and returns
+	// ErrDedupClaimLost.
+	Done(ctx context.Context, eventID, token string, retention time.Duration) error
+	// Release removes the claim token holds, so that the next delivery
+	// processes the event. If another claim holds eventID it changes
+	// nothing and returns ErrDedupClaimLost.
+	Release(ctx context.Context, eventID, token string) error
+}
+
+// dedupConfig is what WithDeduplication and its DedupOptions set.
+type dedupConfig struct {
+	store     DedupStore
+	lease     time.Duration
+	retention time.Duration
+	failOpen  bool
+}
+
+// DedupOption configures WithDeduplication.
+type DedupOption func(*dedupConfig) error
+
+// WithDedupLease sets how long a delivery holds its claim on an event
+// (default DefaultDedupLease). fn's context ends at nine tenths of it, so
+// that the claim outlives fn and its Done. d must be at least a second.
+func WithDedupLease(d time.Duration) DedupOption {
+	return func(c *dedupConfig) error {
+		if d < time.Second {
+			return fmt.Errorf("WithDedupLease: %s is shorter than a second", d)
+		}
+		c.lease = d
+		return nil
+	}
+}
+
+// WithDedupRetention sets how long a processed event is remembered
+// (default DefaultDedupRetention): a redelivery after that runs fn again.
+// d must be positive.
+func WithDedupRetention(d time.Duration) DedupOption {
+	return func(c *dedupConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("WithDedupRetention: %s is not positive", d)
+		}
+		c.retention = d
+		return nil
+	}
+}
+
+// WithDedupFailOpen makes the handler run fn unguarded when the store fails
+// (Redis down): the event may then be processed twice. Without it the
+// handler fails closed: it answers 503 and the API redelivers later.
+func WithDedupFailOpen() DedupOption {
+	return func(c *dedupConfig) error {
+		c.failOpen = true
+		return nil
+	}
+}
+
+// WithDeduplication makes WebhookHandler process each event ID once, across
+// redeliveries and concurrent deliveries, with store as the record (DESIGN
+// §7). After the signature is verified (a forged delivery never reaches
+// the store) the handler claims the event ID:
+//
+//   - claimed now: it runs fn with a context that ends before the lease
+//     (WithDedupLease); on success it marks the event done (kept
+//     WithDedupRetention) and answers 200, on failure it releases the
+//     claim and answers 500;
+//   - done already: 200, fn is not called;
+//   - claimed by a delivery in flight: 409 with Retry-After (seconds,
+//     at least 1, the time left of that delivery's lease), fn is not called;
+//   - the store fails: 503 with Retry-After, fn is not called; with
+//     WithDedupFailOpen, fn runs unguarded instead.
+//
+// If marking done fails after fn succeeded the handler still answers 200
+// (fn's work is done) and logs the error. Handlers given the same store
+// share one record; secrets play no part in it.
+func WithDeduplication(store DedupStore, opts ...DedupOption) HandlerOption {
+	return handlerOption(func(c *handlerConfig) error {
+		if isNilStore(store) {
+			return errors.New("WithDeduplication: nil store")
+		}
+		d := dedupConfig{store: store, lease: DefaultDedupLease, retention: DefaultDedupRetention}
+		for _, opt := range opts {
+			if opt == nil {
+				continue
+			}
+			if err := opt(&d); err != nil {
+				return err
+			}
+		}
+		c.dedup = d
+		return nil
+	})
+}
+
+// isNilStore reports whether s is nil, or a nil pointer in the interface.
+func isNilStore(s DedupStore) bool {
+	if s == nil {
+		return true
+	}
+	v := reflect.ValueOf(s)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// serveOnce is the rest of ServeHTTP with de-duplication: the outcome table
+// of WithDeduplication.
+func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *Event) {
+	ctx := r.Context()
+	d := &h.dedup
+	// fn's deadline is set before the claim, so it falls before the
+	// store's lease ends, whatever the claim's latency.
+	fnCtx, cancel := context.WithTimeout(ctx, d.lease-d.lease/10)
+	defer cancel()
+	claim, err := d.store.Claim(ctx, ev.ID, d.lease)
+	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupDone && claim.Status != DedupInFlight {
+		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
+	}
+	if err != nil {
+		h.log(ctx, "botonom: webhook de-duplication store failed", ev, err, "fail_open", d.failOpen)
+		if d.failOpen {
+			h.answer(w, r, ev, h.fn(ctx, ev))
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "de-duplication store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	switch claim.Status {
+	case DedupDone:
+		w.WriteHeader(http.StatusOK)
+		return
+	case DedupInFlight:
+		secs := max(1, int64((claim.Remaining+time.Second-1)/time.Second))
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		http.Error(w, "event is being processed by another delivery", http.StatusConflict)
+		return
+	}
+
+	fnErr := h.runClaimed(fnCtx, ev, claim.Token)
+	// Done and Release run even if the sender has hung up, since fn's work
+	// is over: without the request's cancellation, bounded by the store's
+	// own timeouts.
+	storeCtx := context.WithoutCancel(ctx)
+	if fnErr != nil {
+		if err := d.store.Release(storeCtx, ev.ID, claim.Token); err != nil {
+			h.log(ctx, "botonom: webhook de-duplication release failed", ev, err)
+		}
+		h.answer(w, r, ev, fnErr)
+		return
+	}
+	if err := d.store.Done(storeCtx, ev.ID, claim.Token, d.retention); err != nil {
+		h.log(ctx, "botonom: webhook de-duplication done failed; answering 200 as fn succeeded", ev, err)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// runClaimed runs fn under the claim token holds. If fn panics, the claim
+// is released before the panic goes on, so that a redelivery can process
+// the event at once.
+func (h *webhookHandler) runClaimed(ctx context.Context, ev *Event, token string) error {
+	returned := false
+	defer func() {
+		if !returned {
+			_ = h.dedup.store.Release(context.WithoutCancel(ctx), ev.ID, token)
+		}
+	}()
+	err := h.fn(ctx, ev)
+	returned = true
+	return err
+}
+
+// log logs a de-duplication event when the handler has a logger.
+func (h *webhookHandler) log(ctx context.Context, msg string, ev *Event, err error, attrs ...any) {
+	if h.logger != nil {
+		h.logger.ErrorContext(ctx, msg, append([]any{"event_id", ev.ID, "event_type", string(ev.Type), "error", err}, attrs...)...)
+	}
+}
+
+// MemoryDedupStore is a DedupStore for one process: handlers in one process
+// given the same store share its record. It keeps at most a fixed number of
+// done events (DefaultMaxDoneEntries; WithMaxDoneEntries), evicting the
+// oldest first, and forgets them after their retention. Every method is
+// O(1) and safe for concurrent use. Its zero value is not usable: call
+// NewMemoryDedupStore.
+type MemoryDedupStore struct {
+	mu      sync.Mutex
+	entries map[string]*dedupEntry
+	// The done entries in the order they were marked done, oldest first;
+	// with one retention for all, that is also the order they expire in.
+	oldest, newest *dedupEntry
+	done           int
+	maxDone        int
+	tokens         atomic.Uint64
+	now            func() time.Time // tests set it
+}
+
+// dedupEntry is one event ID in a MemoryDedupStore: a claim (token set) or
+// a done event (token empty, linked in the done list).
+type dedupEntry struct {
+	id         string
+	token      string
+	expires    time.Time
+	prev, next *dedupEntry
+}
+
+// MemoryDedupOption configures NewMemoryDedupStore.
+type MemoryDedupOption func(*MemoryDedupStore) error
+
+// WithMaxDoneEntries sets how many done events the store remembers at most
+// (default DefaultMaxDoneEntries); beyond it the oldest is forgotten, and
+// a redelivery of it would run fn again. n must be positive.
+func WithMaxDoneEntries(n int) MemoryDedupOption {
+	return func(s *MemoryDedupStore) error {
+		if n <= 0 {
+			return fmt.Errorf("WithMaxDoneEntries: %d is not positive", n)
+		}
+		s.maxDone = n
+		return nil
+	}
+}
+
+// NewMemoryDedupStore returns an empty MemoryDedupStore. It fails only on a
+// bad option.
+func NewMemoryDedupStore(opts ...MemoryDedupOption) (*MemoryDedupStore, error) {
+	s := &MemoryDedupStore{entries: make(map[string]*dedupEntry), maxDone: DefaultMaxDoneEntries, now: time.Now}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(s); err != nil {
+			return nil, fmt.Errorf("botonom: NewMemoryDedupStore: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Claim implements DedupStore. It fails only on a done context or a lease
+// that is not positive (ErrInvalidArgument).
+func (s *MemoryDedupStore) Claim(ctx context.Context, eventID string, lease time.Duration) (DedupClaim, error) {
+	if err := ctx.Err(); err != nil {
+		return DedupClaim{}, err
+	}
+	if lease <= 0 {
+		return DedupClaim{}, invalidArgf("MemoryDedupStore.Claim: lease %s is not positive", lease)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if e := s.live(eventID, now); e != nil {
+		if e.token == "" {
+			return DedupClaim{Status: DedupDone}, nil
+		}
+		return DedupClaim{Status: DedupInFlight, Remaining: e.expires.Sub(now)}, nil
+	}
+	token := strconv.FormatUint(s.tokens.Add(1), 36)
+	s.entries[eventID] = &dedupEntry{id: eventID, token: token, expires: now.Add(lease)}
+	return DedupClaim{Status: DedupClaimed, Token: token}, nil
+}
+
+// Done implements DedupStore.
+func (s *MemoryDedupStore) Done(ctx context.Context, eventID, token string, retention time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	e := s.live(eventID, now)
+	switch {
+	case e != nil && e.token == "":
+		return nil // done already
+	case e != nil && e.token != token:
+		return ErrDedupClaimLost
+	case e == nil:
+		e = &dedupEntry{id: eventID}
+		s.entries[eventID] = e
+	}
+	e.token, e.expires = "", now.Add(retention)
+	e.prev, s.newest = s.newest, e
+	if e.prev != nil {
+		e.prev.next = e
+	} else {
+		s.oldest = e
+	}
+	s.done++
+	for s.oldest != nil && (s.done > s.maxDone || !now.Before(s.oldest.expires)) {
+		s.remove(s.oldest)
+	}
+	return nil
+}
+
+// Release implements DedupStore.
+func (s *MemoryDedupStore) Release(ctx context.Context, eventID, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(eventID, s.now())
+	switch {
+	case e == nil || e.token == "":
+		return nil
+	case e.token != token:
+		return ErrDedupClaimLost
+	}
+	s.remove(e)
+	return nil
+}
+
+// Len returns how many event IDs the store holds, claimed or done.
+func (s *MemoryDedupStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.entries)
+}
+
+// live returns the entry of id unless it has expired, in which case it is
+// removed.
+func (s *MemoryDedupStore) live(id string, now time.Time) *dedupEntry {
+	e := s.entries[id]
+	if e != nil && !now.Before(e.expires) {
+		s.remove(e)
+		return nil
+	}
+	return e
+}
+
+// remove forgets e, unlinking it from the done list if it is done.
+func (s *MemoryDedupStore) remove(e *dedupEntry) {
+	delete(s.entries, e.id)
+	if e.token != "" {
+		return
+	}
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		s.oldest = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		s.newest = e.prev
+	}
+	e.prev, e.next = nil, nil
+	s.done--
+}
