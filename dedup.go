@@ -195,8 +195,8 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 	d := &h.dedup
 	// fn's deadline is set before the claim, so it falls before the
 	// store's lease ends, whatever the claim's latency.
-	fnCtx, cancel := context.WithTimeout(ctx, d.lease-d.lease/10)
-	defer cancel()
+	fnCtx := &leaseContext{Context: ctx, deadline: time.Now().Add(d.lease - d.lease/10)}
+	defer fnCtx.stop()
 	claim, err := d.store.Claim(ctx, ev.ID, d.lease)
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupDone && claim.Status != DedupInFlight {
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
@@ -429,4 +429,63 @@ func (s *MemoryDedupStore) remove(e *dedupEntry) {
 	}
 	e.prev, e.next = nil, nil
 	s.done--
+}
+
+// leaseContext is fn's context under a claim: the request's, ending at a
+// deadline before the claim's lease does. Its timer starts only when
+// something waits on it (Done, or a context derived from it): a fn that
+// never does — most quick handlers — costs no timer. Err reports the
+// deadline either way.
+type leaseContext struct {
+	context.Context // the request's
+	deadline        time.Time
+
+	mu     sync.Mutex
+	timed  context.Context // the request's context with the deadline, once asked for
+	cancel context.CancelFunc
+}
+
+func (c *leaseContext) Deadline() (time.Time, bool) {
+	if d, ok := c.Context.Deadline(); ok && d.Before(c.deadline) {
+		return d, true
+	}
+	return c.deadline, true
+}
+
+func (c *leaseContext) Done() <-chan struct{} { return c.start().Done() }
+
+func (c *leaseContext) Err() error {
+	c.mu.Lock()
+	timed := c.timed
+	c.mu.Unlock()
+	if timed != nil {
+		return timed.Err()
+	}
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// start returns the request's context with the deadline, making it on the
+// first call.
+func (c *leaseContext) start() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timed == nil {
+		c.timed, c.cancel = context.WithDeadline(c.Context, c.deadline)
+	}
+	return c.timed
+}
+
+// stop releases the timer, if one was started.
+func (c *leaseContext) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
 }

@@ -506,3 +506,45 @@ func BenchmarkWebhookHandler(b *testing.B) {
 		b.ReportMetric(took[0].Seconds()/took[1].Seconds(), "ratio")
 	})
 }
+
+func TestLeaseContext_EndsAtItsDeadlineWithOrWithoutATimer(t *testing.T) {
+	t.Run("Err without Done", func(t *testing.T) {
+		c := &leaseContext{Context: context.Background(), deadline: time.Now().Add(20 * time.Millisecond)}
+		defer c.stop()
+		assert.NoError(t, c.Err())
+		time.Sleep(30 * time.Millisecond)
+		assert.ErrorIs(t, c.Err(), context.DeadlineExceeded, "no timer was started, yet the deadline holds")
+	})
+	t.Run("Done closes at the deadline", func(t *testing.T) {
+		c := &leaseContext{Context: context.Background(), deadline: time.Now().Add(20 * time.Millisecond)}
+		defer c.stop()
+		select {
+		case <-c.Done():
+			assert.ErrorIs(t, c.Err(), context.DeadlineExceeded)
+		case <-time.After(2 * time.Second):
+			t.Fatal("Done never closed")
+		}
+	})
+	t.Run("the request's end ends it", func(t *testing.T) {
+		parent, cancel := context.WithCancel(context.Background())
+		c := &leaseContext{Context: parent, deadline: time.Now().Add(time.Hour)}
+		defer c.stop()
+		child, stop := context.WithCancel(c) // as fn's own calls would
+		defer stop()
+		cancel()
+		<-child.Done()
+		assert.ErrorIs(t, c.Err(), context.Canceled)
+	})
+	t.Run("Deadline is the earlier of the two", func(t *testing.T) {
+		soon := time.Now().Add(time.Minute)
+		parent, cancel := context.WithDeadline(context.Background(), soon)
+		defer cancel()
+		c := &leaseContext{Context: parent, deadline: soon.Add(time.Hour)}
+		d, ok := c.Deadline()
+		assert.True(t, ok)
+		assert.Equal(t, soon, d)
+		c2 := &leaseContext{Context: context.Background(), deadline: soon}
+		d, _ = c2.Deadline()
+		assert.Equal(t, soon, d)
+	})
+}
