@@ -50,10 +50,18 @@ func TestAnalyticsUsage_NilOptions(t *testing.T) {
 
 func TestAnalyticsUsage_BadInputSendsNothing(t *testing.T) {
 	c, mt := setup(t)
-	_, _, err := c.Analytics.Usage(context.Background(), &UsageOptions{Granularity: "week"})
-	assert.ErrorContains(t, err, `granularity "week"`)
-	_, _, err = c.Analytics.Usage(context.Background(), &UsageOptions{From: mustTime("2026-02-02T00:00:00Z"), To: mustTime("2026-02-01T00:00:00Z")})
+	_, _, err := c.Analytics.Usage(context.Background(), &UsageOptions{From: mustTime("2026-02-02T00:00:00Z"), To: mustTime("2026-02-01T00:00:00Z")})
 	assert.ErrorContains(t, err, "to is before from")
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 	assert.Zero(t, mt.GetTotalCallCount())
+}
+
+func TestAnalyticsUsage_GranularityIsSentAsGiven(t *testing.T) {
+	c, mt := setup(t)
+	handle(mt, "GET", "analytics/usage", 200, `{"granularity":"week"}`, func(r *http.Request) {
+		assert.Equal(t, "week", r.URL.Query().Get("granularity"))
+	})
+	usage, _, err := c.Analytics.Usage(context.Background(), &UsageOptions{Granularity: "week"})
+	require.NoError(t, err, "a length the API may add later")
+	assert.Equal(t, Granularity("week"), usage.Granularity)
 }
