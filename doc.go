@@ -44,18 +44,34 @@
 // event names) are errors before anything is sent; they match
 // errors.Is(err, botonom.ErrInvalidArgument).
 //
+// # Options for one call
+//
+// The options of NewClient also work for one call, given last to any
+// method; what a call is given wins, for that call only:
+//
+//	msg, _, err := client.Agents.SendMessage(ctx, "agt_abc123", req,
+//		botonom.WithIdempotencyKey("order-1042"), // your own key: safe to resend after a crash
+//		botonom.WithTimeout(5*time.Second))
+//
+// WithMiddleware wraps every attempt (the request as sent, the raw answer);
+// WithCallTrace sees each call whole — its operation, waits, attempts and
+// result — for metrics and tracing (the otelbotonom module builds on both).
+//
 // # Retries and rate limits
 //
-// Calls are retried (DefaultMaxRetries times) on 429 on any method, and on
-// 408, 500, 502, 503, 504 and dropped connections for GET, PUT and for
-// POST, which always carries an Idempotency-Key reused by every retry, so a
-// message is never lost nor delivered twice. Waits honour Retry-After and
-// X-RateLimit-Reset (measured against the answer's Date header); a wait
-// longer than WithMaxRetryWait is not slept but returned as a
-// *RateLimitError. When the last answer said the limit is spent, the next
-// call waits for the window to reset instead of sending a request bound to
-// fail. WithLimiter adds a client-side throttle; a client-wide retry budget
-// keeps retries from multiplying load during an outage.
+// One function decides every retry. Calls are retried (DefaultMaxRetries
+// times) on 429 on any method, and on 408, 500, 502, 503, 504, dropped
+// connections and answers cut short for GET, PUT and for POST, which
+// always carries an Idempotency-Key reused by every retry (a 409
+// idempotency_key_in_use, the first attempt still running, is retried
+// too), so a message is never lost nor delivered twice. Waits honour
+// Retry-After, else X-RateLimit-Reset (measured against the answer's Date
+// header); a wait longer than WithMaxRetryWait is not slept: the call ends
+// with that answer's error. When the last answer said the limit is spent,
+// the next call waits for the window to reset instead of sending a request
+// bound to fail. Every attempt is bounded (DefaultTimeout, or WithTimeout).
+// WithLimiter adds a client-side throttle; a client-wide retry budget keeps
+// retries from multiplying load during an outage.
 //
 // # Webhooks
 //
@@ -64,9 +80,7 @@
 // ConstructEvent and SignPayload are the building blocks. Delivery is at
 // least once; WithDeduplication (NewMemoryDedupStore, or the botonomredis
 // module's store for many replicas) makes the handler run your function
-// once per event. The signature
-
-// covers the raw body: behind a web framework, verify the bytes as
+// once per event. The signature covers the raw body: behind a web framework, verify the bytes as
 // received (recipes for net/http, chi, gin and echo are in the repository's
 // examples/frameworks); SignatureFailureHint says what most likely went
 // wrong when they do not match.
