@@ -29,19 +29,19 @@ type tlsServer struct {
 	protos sync.Map // "HTTP/2.0" → *atomic.Int64
 }
 
-// newTLSServer starts a TLS server answering every request with an agent,
-// over HTTP/2 when h2, else over HTTP/1.1 only. wrap, if not nil, runs
-// before each answer.
+// newTLSServer starts a TLS server answering as benchAPI, over HTTP/2 when
+// h2, else over HTTP/1.1 only. wrap, if not nil, runs before each answer.
 func newTLSServer(t testing.TB, h2 bool, wrap func(r *http.Request)) *tlsServer {
 	t.Helper()
 	s := &tlsServer{}
+	api := benchAPI()
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := s.protos.LoadOrStore(r.Proto, new(atomic.Int64))
 		n.(*atomic.Int64).Add(1)
 		if wrap != nil {
 			wrap(r)
 		}
-		benchAnswer(w, http.StatusOK, benchAgentJSON)
+		api.ServeHTTP(w, r)
 	}))
 	s.EnableHTTP2 = h2
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
