@@ -20,7 +20,11 @@ import (
 func sdkTransport(t *testing.T, c *Client) (*http.Transport, *transport) {
 	t.Helper()
 	tr := c.hc.HTTPClient.Transport.(*transport)
-	ht, ok := tr.next().(*http.Transport)
+	next := tr.next()
+	if g, ok := next.(*dialGate); ok {
+		next = g.next
+	}
+	ht, ok := next.(*http.Transport)
 	require.True(t, ok, "the SDK's own transport")
 	return ht, tr
 }

@@ -98,7 +98,8 @@ func checkRedirect(req *http.Request, via []*http.Request, policy func(*http.Req
 
 // nextTransport is the transport requests finally go through: the caller's
 // (read at each request, so it may be swapped, e.g. by httpmock), or a
-// clone of http.DefaultTransport sized for a busy service.
+// clone of http.DefaultTransport sized for a busy service, behind a
+// dialGate so that a burst of first calls opens one HTTP/2 connection.
 func (c *Client) nextTransport() func() http.RoundTripper {
 	if hc := c.cfg.httpClient; hc != nil {
 		return func() http.RoundTripper {
@@ -116,7 +117,8 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 	// the answer once the request is sent. (A context deadline per attempt
 	// costs about ten allocations a call.)
 	t.ResponseHeaderTimeout = DefaultTimeout
-	return func() http.RoundTripper { return t }
+	g := newDialGate(t)
+	return func() http.RoundTripper { return g }
 }
 
 // transport runs around every attempt, in this order: the Limiter, the
