@@ -327,3 +327,19 @@ func TestAgentsListAllTasks_FollowsCursors(t *testing.T) {
 	assert.Equal(t, []string{"tsk_0", "tsk_1", "tsk_2", "tsk_3", "tsk_4", "tsk_5"}, ids)
 	assert.Equal(t, []string{"", "p2", "p3"}, *seen)
 }
+
+func TestListOptions_LimitBounds(t *testing.T) {
+	c, mt := setup(t)
+	var got []string
+	handle(mt, "GET", "agents", 200, `{"data":[],"has_more":false}`, func(r *http.Request) { got = append(got, r.URL.RawQuery) })
+	for _, limit := range []int{0, 1, 100} {
+		_, _, err := c.Agents.List(context.Background(), &ListAgentsOptions{ListOptions: ListOptions{Limit: limit}})
+		require.NoError(t, err, "limit %d", limit)
+	}
+	assert.Equal(t, []string{"", "limit=1", "limit=100"}, got)
+	for _, limit := range []int{-1, 101} {
+		_, _, err := c.Agents.List(context.Background(), &ListAgentsOptions{ListOptions: ListOptions{Limit: limit}})
+		assert.ErrorIs(t, err, ErrInvalidArgument, "limit %d", limit)
+	}
+	assert.Equal(t, 3, mt.GetTotalCallCount())
+}

@@ -346,3 +346,12 @@ func TestResponse_JSONRoundTripOfModels(t *testing.T) {
 	assert.Contains(t, string(b), `"status":"online"`)
 	assert.Contains(t, string(b), `"created_at"`)
 }
+
+func TestWithBaseURL_KeepsAnEscapedPathAndAddsTheSlash(t *testing.T) {
+	c, err := NewClient(testToken, WithBaseURL("https://proxy.test/bo%2Fnom/v1"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://proxy.test/bo%2Fnom/v1/", c.BaseURL())
+	c, err = NewClient(testToken, WithBaseURL("https://proxy.test/botonom/v1"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://proxy.test/botonom/v1/", c.BaseURL())
+}

@@ -227,3 +227,18 @@ func TestCallOptions_ErrorsMatchErrInvalidArgumentInNewClientToo(t *testing.T) {
 	assert.ErrorContains(t, err, "NewClient: WithTimeout")
 	assert.False(t, errors.Is(err, ErrNotFound))
 }
+
+func TestValidHeader_Boundaries(t *testing.T) {
+	for key, ok := range map[string]bool{
+		"X-Trace": true, "!#$%&'*+-.^_`|~": true, "x\x21": true, "x~": true,
+		"": false, "X Trace": false, "X\x7fTrace": false, "X\x1fT": false, "X:T": false, "X(T)": false, "X\xc3\xa9": false,
+	} {
+		assert.Equal(t, ok, validHeader(key, "v"), "key %q", key)
+	}
+	for value, ok := range map[string]bool{
+		"": true, "a b": true, "tab\there": true, "~": true, "caf\xc3\xa9": true,
+		"a\r\nb": false, "a\x00": false, "a\x7f": false, "a\x1f": false,
+	} {
+		assert.Equal(t, ok, validHeader("X-K", value), "value %q", value)
+	}
+}
