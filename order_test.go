@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -398,4 +399,56 @@ func TestWebhookHandler_OrderingMisconfigured(t *testing.T) {
 func TestOrderedEvents_IsACopy(t *testing.T) {
 	OrderedEvents()[EventTaskCompleted] = agentStatusKey
 	assert.Len(t, OrderedEvents(), 1)
+}
+
+// BenchmarkWebhookHandler_Ordering: an agent.status.changed delivery each
+// time (1,024 agents × 8 rounds: newer states, and stale ones once the
+// pool wraps), without the guard
+// ("plain"), with it in a memory store ("ordering-memory": a claim and a
+// done per delivery), and a task event through the guarded handler
+// ("ordering-other-event": no store step).
+func BenchmarkWebhookHandler_Ordering(b *testing.B) {
+	const agents, rounds = 1 << 10, 8
+	type signed struct {
+		body   []byte
+		header string
+	}
+	var states []signed
+	for n := range rounds {
+		for a := range agents {
+			body := statusEvent(fmt.Sprintf("evt_%d_%d", a, n), fmt.Sprintf("agt_%d", a), "online", n)
+			states = append(states, signed{body, SignPayload(body, vectorSecret, vectorTime)})
+		}
+	}
+	other := signed{[]byte(vectorBody), SignPayload([]byte(vectorBody), vectorSecret, vectorTime)}
+	fn := func(context.Context, *Event) error { return nil }
+	w := &discardWriter{h: http.Header{}}
+	for _, mode := range []string{"plain", "ordering-memory", "ordering-other-event"} {
+		b.Run(mode, func(b *testing.B) {
+			opts := []HandlerOption{WithClock(webhookClockAt(vectorTime))}
+			if mode != "plain" {
+				store, err := NewMemoryDedupStore()
+				if err != nil {
+					b.Fatal(err)
+				}
+				opts = append(opts, WithOrdering(store))
+			}
+			h := WebhookHandler(vectorSecret, fn, opts...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				d := states[i%len(states)]
+				if mode == "ordering-other-event" {
+					d = other
+				}
+				r := &http.Request{Method: http.MethodPost, Header: http.Header{SignatureHeader: {d.header}},
+					Body: io.NopCloser(bytes.NewReader(d.body)), ContentLength: int64(len(d.body))}
+				w.code = 0
+				h.ServeHTTP(w, r)
+				if w.code != 200 {
+					b.Fatalf("answered %d", w.code)
+				}
+			}
+		})
+	}
 }
