@@ -173,17 +173,26 @@ func WithDeduplication(store DedupStore, opts ...DedupOption) HandlerOption {
 			return errors.New("WithDeduplication: nil store")
 		}
 		d := dedupConfig{store: store, lease: DefaultDedupLease, retention: DefaultDedupRetention}
-		for _, opt := range opts {
-			if opt == nil {
-				continue
-			}
-			if err := opt(&d); err != nil {
-				return err
-			}
+		if err := applyEach(&d, opts); err != nil {
+			return err
 		}
 		c.dedup = d
 		return nil
 	})
+}
+
+// applyEach applies opts to c in order, skipping nil ones, and returns
+// the first error.
+func applyEach[C any, O ~func(*C) error](c *C, opts []O) error {
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // isNilStore reports whether s is nil, or a nil pointer in the interface.
@@ -317,13 +326,8 @@ func WithMaxDoneEntries(n int) MemoryDedupOption {
 // bad option.
 func NewMemoryDedupStore(opts ...MemoryDedupOption) (*MemoryDedupStore, error) {
 	s := &MemoryDedupStore{entries: make(map[string]*dedupEntry), states: make(map[string]*stateEntry), maxDone: DefaultMaxDoneEntries, now: time.Now}
-	for _, opt := range opts {
-		if opt == nil {
-			continue
-		}
-		if err := opt(s); err != nil {
-			return nil, fmt.Errorf("botonom: NewMemoryDedupStore: %w", err)
-		}
+	if err := applyEach(s, opts); err != nil {
+		return nil, fmt.Errorf("botonom: NewMemoryDedupStore: %w", err)
 	}
 	return s, nil
 }

@@ -126,13 +126,8 @@ func WithOrdering(store OrderStore, opts ...OrderOption) HandlerOption {
 			return errors.New("WithOrdering: nil store")
 		}
 		o := orderConfig{store: store, events: OrderedEvents()}
-		for _, opt := range opts {
-			if opt == nil {
-				continue
-			}
-			if err := opt(&o); err != nil {
-				return err
-			}
+		if err := applyEach(&o, opts); err != nil {
+			return err
 		}
 		c.order = o
 		return nil

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -363,17 +362,7 @@ func TestWebhookHandler_OrderingAfterVerification(t *testing.T) {
 	store := &scriptedOrderStore{orderClaim: DedupClaim{Status: DedupClaimed, Token: "t"}}
 	fn := &recordingFn{}
 	h := WebhookHandler(vectorSecret, fn.handle, WithClock(webhookClockAt(vectorTime)), WithOrdering(store))
-	body := statusEvent("evt_1", "agt_1", "online", 1)
-	for name, r := range map[string]*http.Request{
-		"forged":   webhookRequest(bytes.NewReader(body), body, "whsec_forger", vectorTime),
-		"unsigned": webhookRequest(bytes.NewReader(body), nil, "", vectorTime),
-		"replayed": webhookRequest(bytes.NewReader(body), body, vectorSecret, vectorTime.Add(-time.Hour)),
-		"no event": webhookRequest(strings.NewReader(`{"x":1}`), []byte(`{"x":1}`), vectorSecret, vectorTime),
-	} {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		assert.Contains(t, []int{400, 401}, w.Code, name)
-	}
+	refuseForged(t, h, statusEvent("evt_1", "agt_1", "online", 1))
 	assert.Empty(t, store.Calls())
 	assert.Zero(t, fn.count())
 }
@@ -451,4 +440,23 @@ func BenchmarkWebhookHandler_Ordering(b *testing.B) {
 			}
 		})
 	}
+}
+
+// fn panics: the entity's claim is released, so the next delivery of the
+// entity is processed at once rather than answered 409 until the lease ends.
+func TestWebhookHandler_OrderingReleasesWhenFnPanics(t *testing.T) {
+	store, err := NewMemoryDedupStore()
+	require.NoError(t, err)
+	panicking := true
+	fn := &recordingFn{}
+	h := WebhookHandler(vectorSecret, func(ctx context.Context, ev *Event) error {
+		if panicking {
+			panic("bug")
+		}
+		return fn.handle(ctx, ev)
+	}, WithClock(webhookClockAt(vectorTime)), WithOrdering(store))
+	assert.Panics(t, func() { deliver(h, statusEvent("evt_1", "agt_1", "online", 1)) })
+	panicking = false
+	assert.Equal(t, 200, deliver(h, statusEvent("evt_1", "agt_1", "online", 1)).Code)
+	assert.Equal(t, 1, fn.count())
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/botonom/botonom-go"
 	"github.com/botonom/botonom-go/botonomredis"
-	"github.com/redis/go-redis/v9"
 )
 
 var statusAt = time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC)
@@ -227,48 +226,19 @@ func TestDedupStore_OrderingTwoReplicasEndInTheNewestState(t *testing.T) {
 
 // Round trips per delivery with WithOrdering alone: a state event that is
 // processed costs 2 (claim, done), a stale one 1 (claim), one whose fn
-// fails 2 (claim, release); any other event 0. (Counted once the server
-// knows the scripts.)
+// fails 2 (claim, release); any other event 0.
 func TestDedupStore_OrderingRoundTrips(t *testing.T) {
-	rdb := newRedis(t)
-	counter := &roundTrips{}
-	rdb.AddHook(counter)
-	fail := false
-	h := botonom.WebhookHandler(webhookSecret, func(context.Context, *botonom.Event) error {
-		if fail {
-			return errors.New("fails")
-		}
-		return nil
-	}, botonom.WithOrdering(newDedupStore(t, rdb, uniquePrefix(t))))
-
-	// Warm up: the server learns the three scripts.
-	fail = true
-	serveStatus(h, "agt_warm", 1)
-	fail = false
-	serveStatus(h, "agt_warm", 1)
-	serveStatus(h, "agt_warm", 0)
-
-	for _, step := range []struct {
-		name  string
-		serve func() int
-		fail  bool
-		code  int
-		want  int64
-	}{
-		{"state event, processed: claim, done", func() int { return serveStatus(h, "agt_1", 5) }, false, 200, 2},
-		{"state event, stale: claim", func() int { return serveStatus(h, "agt_1", 4) }, false, 200, 1},
-		{"state event, fn fails: claim, release", func() int { return serveStatus(h, "agt_1", 6) }, true, 500, 2},
-		{"another event: none", func() int { return serve(h, "evt_task").Code }, false, 200, 0},
-	} {
-		fail = step.fail
-		counter.n.Store(0)
-		if code := step.serve(); code != step.code {
-			t.Fatalf("%s: answered %d", step.name, code)
-		}
-		if got := counter.n.Load(); got != step.want {
-			t.Errorf("%s: %d round trips; want %d", step.name, got, step.want)
-		}
+	status := func(agent string, n int) func(http.Handler) int {
+		return func(h http.Handler) int { return serveStatus(h, agent, n) }
 	}
+	countRoundTrips(t, func(s *botonomredis.DedupStore) botonom.HandlerOption { return botonom.WithOrdering(s) },
+		[]roundTripStep{{serve: status("agt_warm", 1), fail: true}, {serve: status("agt_warm", 1)}, {serve: status("agt_warm", 0)}},
+		[]roundTripStep{
+			{"state event, processed: claim, done", status("agt_1", 5), false, 200, 2},
+			{"state event, stale: claim", status("agt_1", 4), false, 200, 1},
+			{"state event, fn fails: claim, release", status("agt_1", 6), true, 500, 2},
+			{"another event: none", serveID("evt_task"), false, 200, 0},
+		})
 }
 
 // Redis stopped mid-run: state deliveries are answered 503 and fn never
@@ -276,14 +246,7 @@ func TestDedupStore_OrderingRoundTrips(t *testing.T) {
 // kept (append-only file) still makes an older state stale, and processing
 // resumes.
 func TestDedupStore_OrderingRedisStoppedMidRun(t *testing.T) {
-	srv := startOwnRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
-		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
-	t.Cleanup(func() { rdb.Close() })
-	store, err := botonomredis.NewDedupStore(rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, store := startOwnRedisStore(t)
 	fn := &appliedStatus{}
 	closed := botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithOrdering(store))
 	openFn := &appliedStatus{}
