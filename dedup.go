@@ -1,6 +1,7 @@
 package botonom
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -39,9 +40,13 @@ const (
 	// DedupInFlight: another delivery holds a claim whose lease has not
 	// ended.
 	DedupInFlight
+	// DedupStale: an OrderStore processed a newer state of the entity
+	// already (OrderStore.ClaimState only); the event is acknowledged
+	// without processing.
+	DedupStale
 )
 
-// String returns "claimed", "done" or "in flight".
+// String returns "claimed", "done", "in flight" or "stale".
 func (s DedupStatus) String() string {
 	switch s {
 	case DedupClaimed:
@@ -50,6 +55,8 @@ func (s DedupStatus) String() string {
 		return "done"
 	case DedupInFlight:
 		return "in flight"
+	case DedupStale:
+		return "stale"
 	}
 	return "DedupStatus(" + strconv.Itoa(int(s)) + ")"
 }
@@ -166,21 +173,30 @@ func WithDeduplication(store DedupStore, opts ...DedupOption) HandlerOption {
 			return errors.New("WithDeduplication: nil store")
 		}
 		d := dedupConfig{store: store, lease: DefaultDedupLease, retention: DefaultDedupRetention}
-		for _, opt := range opts {
-			if opt == nil {
-				continue
-			}
-			if err := opt(&d); err != nil {
-				return err
-			}
+		if err := applyEach(&d, opts); err != nil {
+			return err
 		}
 		c.dedup = d
 		return nil
 	})
 }
 
+// applyEach applies opts to c in order, skipping nil ones, and returns
+// the first error.
+func applyEach[C any, O ~func(*C) error](c *C, opts []O) error {
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // isNilStore reports whether s is nil, or a nil pointer in the interface.
-func isNilStore(s DedupStore) bool {
+func isNilStore(s any) bool {
 	if s == nil {
 		return true
 	}
@@ -204,11 +220,10 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 	if err != nil {
 		h.log(ctx, "botonom: webhook de-duplication store failed", ev, err, "fail_open", d.failOpen)
 		if d.failOpen {
-			h.answer(w, r, ev, h.fn(ctx, ev))
+			h.finish(w, r, ev, h.runOrdered(ctx, ctx, ev))
 			return
 		}
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "de-duplication store unavailable", http.StatusServiceUnavailable)
+		h.finish(w, r, ev, guarded{skip: http.StatusServiceUnavailable, retryAfter: time.Second})
 		return
 	}
 	switch claim.Status {
@@ -216,22 +231,20 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 		w.WriteHeader(http.StatusOK)
 		return
 	case DedupInFlight:
-		secs := max(1, int64((claim.Remaining+time.Second-1)/time.Second))
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		http.Error(w, "event is being processed by another delivery", http.StatusConflict)
+		h.finish(w, r, ev, guarded{skip: http.StatusConflict, retryAfter: claim.Remaining})
 		return
 	}
 
-	fnErr := h.runClaimed(fnCtx, ev, claim.Token)
+	g := h.runClaimed(ctx, fnCtx, ev, claim.Token)
 	// Done and Release run even if the sender has hung up, since fn's work
 	// is over: without the request's cancellation, bounded by the store's
-	// own timeouts.
+	// own timeouts. A state event found stale is done: it is acknowledged.
 	storeCtx := context.WithoutCancel(ctx)
-	if fnErr != nil {
+	if g.err != nil || (g.skip != 0 && g.skip != http.StatusOK) {
 		if err := d.store.Release(storeCtx, ev.ID, claim.Token); err != nil {
 			h.log(ctx, "botonom: webhook de-duplication release failed", ev, err)
 		}
-		h.answer(w, r, ev, fnErr)
+		h.finish(w, r, ev, g)
 		return
 	}
 	if err := d.store.Done(storeCtx, ev.ID, claim.Token, d.retention); err != nil {
@@ -240,19 +253,19 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 	w.WriteHeader(http.StatusOK)
 }
 
-// runClaimed runs fn under the claim token holds. If fn panics, the claim
-// is released before the panic goes on, so that a redelivery can process
-// the event at once.
-func (h *webhookHandler) runClaimed(ctx context.Context, ev *Event, token string) error {
+// runClaimed runs fn (under the ordering guard, with WithOrdering) under
+// the claim token holds. If fn panics, the claim is released before the
+// panic goes on, so that a redelivery can process the event at once.
+func (h *webhookHandler) runClaimed(ctx, fnCtx context.Context, ev *Event, token string) guarded {
 	returned := false
 	defer func() {
 		if !returned {
 			_ = h.dedup.store.Release(context.WithoutCancel(ctx), ev.ID, token)
 		}
 	}()
-	err := h.fn(ctx, ev)
+	g := h.runOrdered(ctx, fnCtx, ev)
 	returned = true
-	return err
+	return g
 }
 
 // log logs a de-duplication event when the handler has a logger.
@@ -278,6 +291,10 @@ type MemoryDedupStore struct {
 	maxDone        int
 	tokens         atomic.Uint64
 	now            func() time.Time // tests set it
+	// The ordering record (OrderStore), apart from the event IDs; the
+	// recorded entries in stateOrder, oldest record first.
+	states     map[string]*stateEntry
+	stateOrder list.List
 }
 
 // dedupEntry is one event ID in a MemoryDedupStore: a claim (token set) or
@@ -308,14 +325,9 @@ func WithMaxDoneEntries(n int) MemoryDedupOption {
 // NewMemoryDedupStore returns an empty MemoryDedupStore. It fails only on a
 // bad option.
 func NewMemoryDedupStore(opts ...MemoryDedupOption) (*MemoryDedupStore, error) {
-	s := &MemoryDedupStore{entries: make(map[string]*dedupEntry), maxDone: DefaultMaxDoneEntries, now: time.Now}
-	for _, opt := range opts {
-		if opt == nil {
-			continue
-		}
-		if err := opt(s); err != nil {
-			return nil, fmt.Errorf("botonom: NewMemoryDedupStore: %w", err)
-		}
+	s := &MemoryDedupStore{entries: make(map[string]*dedupEntry), states: make(map[string]*stateEntry), maxDone: DefaultMaxDoneEntries, now: time.Now}
+	if err := applyEach(s, opts); err != nil {
+		return nil, fmt.Errorf("botonom: NewMemoryDedupStore: %w", err)
 	}
 	return s, nil
 }

@@ -261,3 +261,38 @@ func ExampleConstructEvent_deduplication() {
 }
 
 func process(*botonom.Event) error { return nil }
+
+func ExampleWithOrdering() {
+	store, err := botonom.NewMemoryDedupStore() // many replicas: botonomredis.NewDedupStore
+	if err != nil {
+		log.Fatal(err)
+	}
+	secret := "whsec_example_secret"
+	handler := botonom.WebhookHandler(secret, func(ctx context.Context, ev *botonom.Event) error {
+		sc, err := ev.StatusChange()
+		if err != nil {
+			return err
+		}
+		fmt.Println("applied:", sc.AgentID, sc.Status, ev.CreatedAt.Format(time.TimeOnly))
+		return nil
+	}, botonom.WithOrdering(store), botonom.WithDeduplication(store))
+
+	deliver := func(id, status, createdAt string) {
+		body := []byte(`{"id":"` + id + `","type":"agent.status.changed","created_at":"2026-02-18T` + createdAt +
+			`Z","data":{"agent_id":"agt_abc123","status":"` + status + `"}}`)
+		r := httptest.NewRequest(http.MethodPost, "/botonom/webhook", bytes.NewReader(body))
+		r.Header.Set(botonom.SignatureHeader, botonom.SignPayload(body, secret, time.Now()))
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Println(id, status, "sent", createdAt, "→", w.Code)
+	}
+	deliver("evt_2", "online", "10:00:07")
+	deliver("evt_1", "offline", "10:00:05") // a retry that arrives late: stale
+	deliver("evt_3", "offline", "10:00:09")
+	// Output:
+	// applied: agt_abc123 online 10:00:07
+	// evt_2 online sent 10:00:07 → 200
+	// evt_1 offline sent 10:00:05 → 200
+	// applied: agt_abc123 offline 10:00:09
+	// evt_3 offline sent 10:00:09 → 200
+}

@@ -299,12 +299,13 @@ type handlerConfig struct {
 	maxBody    int64
 	logger     *slog.Logger
 	dedup      dedupConfig
+	order      orderConfig
 }
 
 // HandlerOption configures WebhookHandler: the WebhookOptions it shares
 // with VerifySignature (WithTolerance, WithClock, WithSecrets) and the
 // handler's own (WithHandlerMaxBodyBytes, WithHandlerLogger,
-// WithDeduplication), which VerifySignature does not accept. Since
+// WithDeduplication, WithOrdering), which VerifySignature does not accept. Since
 // WebhookHandler returns no error, an option with a bad argument makes the
 // handler answer every request 500 (so the API keeps redelivering) and log
 // why; see WebhookHandler.
@@ -349,6 +350,7 @@ type webhookHandler struct {
 	maxBody int64
 	logger  *slog.Logger // nil: log nothing
 	dedup   dedupConfig  // store nil: no de-duplication
+	order   orderConfig  // store nil: no ordering guard
 	err     error        // a configuration error: every request gets 500
 }
 
@@ -369,7 +371,9 @@ type webhookHandler struct {
 // WithHandlerLogger. Delivery is at least once: without WithDeduplication,
 // fn may see an event ID twice. With it, fn runs once per event ID, and a
 // delivery may also be answered 409 (another delivery of the event is in
-// flight) or 503 (the store failed); see WithDeduplication.
+// flight) or 503 (the store failed); see WithDeduplication. With
+// WithOrdering, a state event older than one processed is answered 200
+// without fn; see WithOrdering.
 //
 // A configuration mistake (an empty secret, a nil fn, a bad option) does not
 // panic: the handler answers every request 500, so no delivery is lost while
@@ -386,7 +390,7 @@ func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts 
 			h.err = err
 		}
 	}
-	h.maxBody, h.logger, h.dedup = cfg.maxBody, cfg.logger, cfg.dedup
+	h.maxBody, h.logger, h.dedup, h.order = cfg.maxBody, cfg.logger, cfg.dedup, cfg.order
 	if h.err == nil {
 		h.verify, h.err = newVerifyConfig(secret, cfg.verifyOpts)
 	}
@@ -449,6 +453,10 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.dedup.store != nil {
 		h.serveOnce(w, r, ev)
+		return
+	}
+	if h.order.store != nil {
+		h.finish(w, r, ev, h.runOrdered(ctx, ctx, ev))
 		return
 	}
 	h.answer(w, r, ev, h.fn(ctx, ev))

@@ -78,6 +78,10 @@ return 1
 // and the handler answers 503 (fail closed) unless it was given
 // botonom.WithDedupFailOpen. No secret, token or event data is sent to
 // Redis: only event IDs.
+//
+// It is also a botonom.OrderStore, the record of botonom.WithOrdering (see
+// ClaimState): the replicas of an endpoint then apply each entity's states
+// in order, whichever replica each delivery reaches.
 type DedupStore struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -145,23 +149,24 @@ func (s *DedupStore) Done(ctx context.Context, eventID, token string, retention 
 	if retention < time.Millisecond {
 		return fmt.Errorf("botonomredis: done: retention %s is under a millisecond: %w", retention, botonom.ErrInvalidArgument)
 	}
-	return s.settle(ctx, "done", doneScript, eventID, "claim:"+token, retention.Milliseconds())
+	return s.settleKey(ctx, "done", doneScript, s.Key(eventID), eventID, "claim:"+token, retention.Milliseconds())
 }
 
 // Release implements botonom.DedupStore.
 func (s *DedupStore) Release(ctx context.Context, eventID, token string) error {
-	return s.settle(ctx, "release", releaseScript, eventID, "claim:"+token)
+	return s.settleKey(ctx, "release", releaseScript, s.Key(eventID), eventID, "claim:"+token)
 }
 
-// settle runs the done or release script, which answers 1 when it did its
-// part and 0 when another claim holds the event.
-func (s *DedupStore) settle(ctx context.Context, op string, script *redis.Script, eventID string, args ...any) error {
-	n, err := script.Run(ctx, s.rdb, []string{s.Key(eventID)}, args...).Int64()
+// settleKey runs a done or release script on redisKey, the key of name (an
+// event ID or an entity), which answers 1 when it did its part and 0 when
+// another claim holds it.
+func (s *DedupStore) settleKey(ctx context.Context, op string, script *redis.Script, redisKey, name string, args ...any) error {
+	n, err := script.Run(ctx, s.rdb, []string{redisKey}, args...).Int64()
 	switch {
 	case err != nil:
-		return fmt.Errorf("botonomredis: %s %s: %w", op, eventID, err)
+		return fmt.Errorf("botonomredis: %s %s: %w", op, name, err)
 	case n == 0:
-		return fmt.Errorf("botonomredis: %s %s: %w", op, eventID, botonom.ErrDedupClaimLost)
+		return fmt.Errorf("botonomredis: %s %s: %w", op, name, botonom.ErrDedupClaimLost)
 	}
 	return nil
 }

@@ -255,11 +255,23 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-// Round trips per delivery: a new event costs a claim and a done, one round
-// trip each; a duplicate one; a failure a claim and a release. (Counted
-// once the server knows the scripts: the very first use of each script on
-// a server adds an EVAL after the EVALSHA's NOSCRIPT.)
-func TestDedupStore_OneRoundTripPerStep(t *testing.T) {
+// roundTripStep is one delivery of a round-trip count: to the handler h,
+// with fn failing or not, and the answer and round trips it must cost.
+type roundTripStep struct {
+	name  string
+	serve func(h http.Handler) int
+	fail  bool
+	code  int
+	want  int64
+}
+
+// countRoundTrips gives a handler guard (WithDeduplication or WithOrdering)
+// a store on a Redis client whose commands are counted, delivers warmUp
+// (so that the server knows the scripts: the very first use of each on a
+// server adds an EVAL after the EVALSHA's NOSCRIPT), then checks what each
+// step answers and costs.
+func countRoundTrips(t *testing.T, guard func(*botonomredis.DedupStore) botonom.HandlerOption, warmUp, steps []roundTripStep) {
+	t.Helper()
 	rdb := newRedis(t)
 	counter := &roundTrips{}
 	rdb.AddHook(counter)
@@ -269,34 +281,38 @@ func TestDedupStore_OneRoundTripPerStep(t *testing.T) {
 			return errors.New("fails")
 		}
 		return nil
-	}, botonom.WithDeduplication(newDedupStore(t, rdb, uniquePrefix(t))))
-
-	// Warm up: the server learns the three scripts.
-	fail = true
-	serve(h, "evt_warm")
-	fail = false
-	serve(h, "evt_warm")
-
-	for _, step := range []struct {
-		name string
-		id   string
-		fail bool
-		code int
-		want int64
-	}{
-		{"new event: claim, done", "evt_1", false, 200, 2},
-		{"duplicate: claim", "evt_1", false, 200, 1},
-		{"fn fails: claim, release", "evt_2", true, 500, 2},
-	} {
+	}, guard(newDedupStore(t, rdb, uniquePrefix(t))))
+	for _, step := range warmUp {
+		fail = step.fail
+		step.serve(h)
+	}
+	for _, step := range steps {
 		fail = step.fail
 		counter.n.Store(0)
-		if code := serve(h, step.id).Code; code != step.code {
+		if code := step.serve(h); code != step.code {
 			t.Fatalf("%s: answered %d", step.name, code)
 		}
 		if got := counter.n.Load(); got != step.want {
 			t.Errorf("%s: %d round trips; want %d", step.name, got, step.want)
 		}
 	}
+}
+
+// serveID delivers event id (agent.task.completed).
+func serveID(id string) func(http.Handler) int {
+	return func(h http.Handler) int { return serve(h, id).Code }
+}
+
+// Round trips per delivery: a new event costs a claim and a done, one round
+// trip each; a duplicate one; a failure a claim and a release.
+func TestDedupStore_OneRoundTripPerStep(t *testing.T) {
+	countRoundTrips(t, func(s *botonomredis.DedupStore) botonom.HandlerOption { return botonom.WithDeduplication(s) },
+		[]roundTripStep{{serve: serveID("evt_warm"), fail: true}, {serve: serveID("evt_warm")}},
+		[]roundTripStep{
+			{"new event: claim, done", serveID("evt_1"), false, 200, 2},
+			{"duplicate: claim", serveID("evt_1"), false, 200, 1},
+			{"fn fails: claim, release", serveID("evt_2"), true, 500, 2},
+		})
 }
 
 func TestNewDedupStore_RejectsANilClient(t *testing.T) {
@@ -386,10 +402,10 @@ func (r *ownRedis) stop() {
 	r.cmd = nil
 }
 
-// Redis stopped mid-run: deliveries are answered 503 and fn never runs
-// unguarded; with WithDedupFailOpen fn runs. Redis back: processing resumes,
-// with nothing lost or doubled.
-func TestDedupStore_RedisStoppedMidRun(t *testing.T) {
+// startOwnRedisStore starts a redis-server of the test's own and returns it
+// with a DedupStore on a client that gives up on it quickly.
+func startOwnRedisStore(t *testing.T) (*ownRedis, *botonomredis.DedupStore) {
+	t.Helper()
 	srv := startOwnRedis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
@@ -398,6 +414,14 @@ func TestDedupStore_RedisStoppedMidRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, store
+}
+
+// Redis stopped mid-run: deliveries are answered 503 and fn never runs
+// unguarded; with WithDedupFailOpen fn runs. Redis back: processing resumes,
+// with nothing lost or doubled.
+func TestDedupStore_RedisStoppedMidRun(t *testing.T) {
+	srv, store := startOwnRedisStore(t)
 	fn := &countingFn{}
 	closed := botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(store))
 	openFn := &countingFn{}

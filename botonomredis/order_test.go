@@ -1,0 +1,289 @@
+package botonomredis_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/botonom/botonom-go"
+	"github.com/botonom/botonom-go/botonomredis"
+)
+
+var statusAt = time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC)
+
+// statusDelivery is a signed agent.status.changed delivery: agent's status
+// "status_NN", created NN seconds after statusAt.
+func statusDelivery(agent string, n int) *http.Request {
+	body := []byte(fmt.Sprintf(`{"id":"evt_%s_%d","type":"agent.status.changed","created_at":%q,"data":{"agent_id":%q,"status":"status_%02d"}}`,
+		agent, n, statusAt.Add(time.Duration(n)*time.Second).Format(time.RFC3339), agent, n))
+	r := httptest.NewRequest(http.MethodPost, "/botonom/webhook", bytes.NewReader(body))
+	r.Header.Set(botonom.SignatureHeader, botonom.SignPayload(body, webhookSecret, time.Now()))
+	return r
+}
+
+func serveStatus(h http.Handler, agent string, n int) int {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, statusDelivery(agent, n))
+	return w.Code
+}
+
+func mustClaimState(t *testing.T, s botonom.OrderStore, key string, at time.Time, lease time.Duration) botonom.DedupClaim {
+	t.Helper()
+	c, err := s.ClaimState(context.Background(), key, at, lease)
+	if err != nil {
+		t.Fatalf("ClaimState(%s): %v", key, err)
+	}
+	return c
+}
+
+func TestDedupStore_OrderClaimDoneRelease(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	s := newDedupStore(t, rdb, uniquePrefix(t))
+	t1, t2 := statusAt, statusAt.Add(time.Nanosecond)
+
+	c := mustClaimState(t, s, "agt_1", t2, time.Minute)
+	if c.Status != botonom.DedupClaimed || len(c.Token) != 32 {
+		t.Fatalf("first claim = %+v", c)
+	}
+	if in := mustClaimState(t, s, "agt_1", t1, time.Minute); in.Status != botonom.DedupInFlight || in.Remaining <= 55*time.Second || in.Remaining > time.Minute {
+		t.Fatalf("second claim = %+v; want in flight with about a minute left", in)
+	}
+	if err := s.DoneState(ctx, "agt_1", c.Token, t2, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustClaimState(t, s, "agt_1", t1, time.Minute).Status; got != botonom.DedupStale {
+		t.Fatalf("a nanosecond older: %s; want stale", got)
+	}
+	equal := mustClaimState(t, s, "agt_1", t2, time.Minute)
+	if equal.Status != botonom.DedupClaimed {
+		t.Fatalf("equal: %+v; want claimed", equal)
+	}
+	if err := s.ReleaseState(ctx, "agt_1", equal.Token); err != nil {
+		t.Fatal(err)
+	}
+	// Done with an older state keeps the newer record.
+	c = mustClaimState(t, s, "agt_1", t2, time.Minute)
+	if err := s.DoneState(ctx, "agt_1", c.Token, t1.Add(-time.Hour), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustClaimState(t, s, "agt_1", t1, time.Minute).Status; got != botonom.DedupStale {
+		t.Fatalf("after an older done: %s; want stale", got)
+	}
+	if ttl := rdb.PTTL(ctx, s.StateKey("agt_1")).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("record kept for %s; want the hour of retention", ttl)
+	}
+	// A release records nothing, and leaves no key behind.
+	c = mustClaimState(t, s, "agt_2", t2, time.Minute)
+	if err := s.ReleaseState(ctx, "agt_2", c.Token); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, s.StateKey("agt_2")).Val(); n != 0 {
+		t.Errorf("a released claim left its key")
+	}
+	// Times before 1970 order too.
+	c = mustClaimState(t, s, "agt_3", time.Unix(-10, 0), time.Minute)
+	if err := s.DoneState(ctx, "agt_3", c.Token, time.Unix(-10, 0), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustClaimState(t, s, "agt_3", time.Unix(-11, 0), time.Minute).Status; got != botonom.DedupStale {
+		t.Errorf("before 1970: %s; want stale", got)
+	}
+	if want := s.StateKey("agt_1"); want[len(want)-len("state:agt_1"):] != "state:agt_1" {
+		t.Errorf("StateKey = %q", want)
+	}
+}
+
+// A claimant whose lease ended cannot release the newer claim; its done
+// records fn's state but leaves the newer claim alone.
+func TestDedupStore_OrderExpiredLeaseAndStaleClaimant(t *testing.T) {
+	ctx := context.Background()
+	s := newDedupStore(t, newRedis(t), uniquePrefix(t))
+	stale := mustClaimState(t, s, "agt_1", statusAt, 30*time.Millisecond)
+	time.Sleep(40 * time.Millisecond)
+	fresh := mustClaimState(t, s, "agt_1", statusAt, time.Minute)
+	if fresh.Status != botonom.DedupClaimed {
+		t.Fatalf("claim after the lease = %+v", fresh)
+	}
+	if err := s.ReleaseState(ctx, "agt_1", stale.Token); !errors.Is(err, botonom.ErrDedupClaimLost) {
+		t.Errorf("stale ReleaseState = %v; want ErrDedupClaimLost", err)
+	}
+	if err := s.DoneState(ctx, "agt_1", stale.Token, statusAt, time.Hour); !errors.Is(err, botonom.ErrDedupClaimLost) {
+		t.Errorf("stale DoneState = %v; want ErrDedupClaimLost", err)
+	}
+	if c := mustClaimState(t, s, "agt_1", statusAt, time.Minute); c.Status != botonom.DedupInFlight {
+		t.Fatalf("the newer claim was disturbed: %+v", c)
+	}
+	if c := mustClaimState(t, s, "agt_1", statusAt.Add(-time.Second), time.Minute); c.Status != botonom.DedupStale {
+		t.Fatalf("the stale claimant's done recorded nothing: %+v", c)
+	}
+}
+
+// appliedStatus is the state an fn keeps: each agent's status as applied,
+// and how often it applied an older status over a newer one.
+type appliedStatus struct {
+	mu        sync.Mutex
+	status    map[string]string
+	backwards int
+	calls     int
+}
+
+func (a *appliedStatus) handle(_ context.Context, ev *botonom.Event) error {
+	sc, err := ev.StatusChange()
+	if err != nil {
+		return err
+	}
+	time.Sleep(200 * time.Microsecond) // widen the window for a racing delivery
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.status == nil {
+		a.status = map[string]string{}
+	}
+	if string(sc.Status) < a.status[sc.AgentID] {
+		a.backwards++
+	}
+	a.status[sc.AgentID] = string(sc.Status)
+	a.calls++
+	return nil
+}
+
+// Two replicas (two handlers, two Redis clients, one prefix), with and
+// without de-duplication: a shuffled status history of 4 agents, all
+// delivered at once, half to each replica, every non-2xx redelivered, ends
+// with each agent in its newest status, never applying an older one over
+// a newer.
+func TestDedupStore_OrderingTwoReplicasEndInTheNewestState(t *testing.T) {
+	const agents, changes = 4, 25
+	for _, dedup := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dedup=%t", dedup), func(t *testing.T) {
+			prefix := uniquePrefix(t)
+			fn := &appliedStatus{}
+			var replicas [2]http.Handler
+			for i := range replicas {
+				store := newDedupStore(t, newRedis(t), prefix)
+				opts := []botonom.HandlerOption{botonom.WithOrdering(store)}
+				if dedup {
+					opts = append(opts, botonom.WithDeduplication(store))
+				}
+				replicas[i] = botonom.WebhookHandler(webhookSecret, fn.handle, opts...)
+			}
+			type delivery struct {
+				agent string
+				n     int
+			}
+			var all []delivery
+			want := map[string]string{}
+			for a := range agents {
+				for n := range changes {
+					all = append(all, delivery{fmt.Sprintf("agt_%d", a), n})
+				}
+				want[fmt.Sprintf("agt_%d", a)] = fmt.Sprintf("status_%02d", changes-1)
+			}
+			rand.New(rand.NewPCG(17, 1)).Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+
+			var answers [600]atomic.Int64
+			var wg sync.WaitGroup
+			for i, d := range all {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for try := 0; ; try++ {
+						code := serveStatus(replicas[(i+try)%2], d.agent, d.n)
+						answers[code].Add(1)
+						if code == 200 {
+							return
+						}
+						if code != 409 || try > 5000 {
+							t.Errorf("%s %d: %d after %d tries", d.agent, d.n, code, try)
+							return
+						}
+						time.Sleep(200 * time.Microsecond)
+					}
+				}()
+			}
+			wg.Wait()
+
+			fn.mu.Lock()
+			defer fn.mu.Unlock()
+			if fmt.Sprint(fn.status) != fmt.Sprint(want) {
+				t.Errorf("final state %v; want %v", fn.status, want)
+			}
+			if fn.backwards != 0 {
+				t.Errorf("an older status was applied over a newer one %d times", fn.backwards)
+			}
+			t.Logf("fn applied %d of %d; answers: 200×%d 409×%d", fn.calls, len(all), answers[200].Load(), answers[409].Load())
+		})
+	}
+}
+
+// Round trips per delivery with WithOrdering alone: a state event that is
+// processed costs 2 (claim, done), a stale one 1 (claim), one whose fn
+// fails 2 (claim, release); any other event 0.
+func TestDedupStore_OrderingRoundTrips(t *testing.T) {
+	status := func(agent string, n int) func(http.Handler) int {
+		return func(h http.Handler) int { return serveStatus(h, agent, n) }
+	}
+	countRoundTrips(t, func(s *botonomredis.DedupStore) botonom.HandlerOption { return botonom.WithOrdering(s) },
+		[]roundTripStep{{serve: status("agt_warm", 1), fail: true}, {serve: status("agt_warm", 1)}, {serve: status("agt_warm", 0)}},
+		[]roundTripStep{
+			{"state event, processed: claim, done", status("agt_1", 5), false, 200, 2},
+			{"state event, stale: claim", status("agt_1", 4), false, 200, 1},
+			{"state event, fn fails: claim, release", status("agt_1", 6), true, 500, 2},
+			{"another event: none", serveID("evt_task"), false, 200, 0},
+		})
+}
+
+// Redis stopped mid-run: state deliveries are answered 503 and fn never
+// runs unguarded; with WithOrderFailOpen fn runs. Redis back: the record
+// kept (append-only file) still makes an older state stale, and processing
+// resumes.
+func TestDedupStore_OrderingRedisStoppedMidRun(t *testing.T) {
+	srv, store := startOwnRedisStore(t)
+	fn := &appliedStatus{}
+	closed := botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithOrdering(store))
+	openFn := &appliedStatus{}
+	open := botonom.WebhookHandler(webhookSecret, openFn.handle, botonom.WithOrdering(store, botonom.WithOrderFailOpen()))
+
+	if code := serveStatus(closed, "agt_1", 5); code != 200 {
+		t.Fatalf("before the stop: %d", code)
+	}
+	srv.stop()
+	for _, n := range []int{4, 6} {
+		w := httptest.NewRecorder()
+		closed.ServeHTTP(w, statusDelivery("agt_1", n))
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+			t.Errorf("status %d with Redis stopped: %d (Retry-After %q); want 503 with Retry-After", n, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	if fn.calls != 1 {
+		t.Fatalf("fn ran %d times; want once, before the stop", fn.calls)
+	}
+	if code := serveStatus(open, "agt_1", 4); code != 200 || openFn.calls != 1 {
+		t.Fatalf("fail open with Redis stopped: %d, fn ran %d times; want 200, once", code, openFn.calls)
+	}
+
+	srv.start()
+	for _, n := range []int{4, 6} {
+		var code int
+		for try := 0; try < 50; try++ { // the pool may hold a dead connection or two
+			if code = serveStatus(closed, "agt_1", n); code != http.StatusServiceUnavailable {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if code != 200 {
+			t.Fatalf("status %d after the restart: %d", n, code)
+		}
+	}
+	if fn.calls != 2 || fn.status["agt_1"] != "status_06" || fn.backwards != 0 {
+		t.Errorf("after the restart: fn ran %d times, state %v, %d backwards; want 2, status_06, 0 (status 4 stale)", fn.calls, fn.status, fn.backwards)
+	}
+}
