@@ -372,3 +372,17 @@ func TestDo_EmptySuccessBodyLeavesVUntouched(t *testing.T) {
 var tlsCertError = tls.CertificateVerificationError{Err: errors.New("x509: certificate signed by unknown authority")}
 
 func bodyOf(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+
+func TestCallError_NamesTheAttemptsOnlyWhenThereWereSeveral(t *testing.T) {
+	srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	})
+	_, _, err := srv.client(t, WithMaxRetries(0)).Agents.Get(context.Background(), "agt_1")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "attempts", "one attempt: %v", err)
+	assert.Regexp(t, `^botonom: GET /v1/agents/agt_1: `, err.Error())
+	_, _, err = srv.client(t, WithMaxRetries(1)).Agents.Get(context.Background(), "agt_1")
+	assert.ErrorContains(t, err, "(after 2 attempts)")
+}
