@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,5 +241,20 @@ func TestValidHeader_Boundaries(t *testing.T) {
 		"a\r\nb": false, "a\x00": false, "a\x7f": false, "a\x1f": false,
 	} {
 		assert.Equal(t, ok, validHeader("X-K", value), "value %q", value)
+	}
+}
+
+func TestValidateIdempotencyKey_Boundaries(t *testing.T) {
+	for key, ok := range map[string]bool{
+		strings.Repeat("k", 255): true, strings.Repeat("k", 256): false,
+		"!": true, "~": true, "order-42": true,
+		"a b": false, "a\x7f": false, "a\x1f": false, "caf\xc3\xa9": false,
+	} {
+		err := validateIdempotencyKey(key)
+		if ok {
+			assert.NoError(t, err, "key %q", key)
+		} else {
+			assert.ErrorIs(t, err, ErrInvalidArgument, "key %q", key)
+		}
 	}
 }
