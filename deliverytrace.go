@@ -93,7 +93,9 @@ func (h *webhookHandler) serveTraced(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	r = r.WithContext(ctx)
+	if ctx != r.Context() {
+		r = r.WithContext(ctx)
+	}
 	dw := &deliveryWriter{ResponseWriter: w}
 	answered := false
 	// A panicking fn is not recovered here: End is reported, and the panic
