@@ -252,7 +252,6 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 		h.log(ctx, "botonom: webhook de-duplication done failed; answering 200 as fn succeeded", ev, err)
 	}
 	h.finish(w, r, ev, g) // 200: processed, or stale
-
 }
 
 // runClaimed runs fn (under the ordering guard, with WithOrdering) under

@@ -307,10 +307,9 @@ type handlerConfig struct {
 // with VerifySignature (WithTolerance, WithClock, WithSecrets) and the
 // handler's own (WithHandlerMaxBodyBytes, WithHandlerLogger,
 // WithDeduplication, WithOrdering, WithDeliveryTrace), which
-// VerifySignature does not accept. Since
-// WebhookHandler returns no error, an option with a bad argument makes the
-// handler answer every request 500 (so the API keeps redelivering) and log
-// why; see WebhookHandler.
+// VerifySignature does not accept. Since WebhookHandler returns no error,
+// an option with a bad argument makes the handler answer every request 500
+// (so the API keeps redelivering) and log why; see WebhookHandler.
 type HandlerOption interface {
 	applyHandler(*handlerConfig) error
 }
