@@ -223,11 +223,12 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 			h.finish(w, r, ev, h.runOrdered(ctx, ctx, ev))
 			return
 		}
-		h.finish(w, r, ev, guarded{skip: http.StatusServiceUnavailable, retryAfter: time.Second})
+		h.finish(w, r, ev, guarded{err: err, skip: http.StatusServiceUnavailable, retryAfter: time.Second})
 		return
 	}
 	switch claim.Status {
 	case DedupDone:
+		noteOutcome(w, DeliveryDuplicate, nil)
 		w.WriteHeader(http.StatusOK)
 		return
 	case DedupInFlight:
@@ -250,7 +251,7 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 	if err := d.store.Done(storeCtx, ev.ID, claim.Token, d.retention); err != nil {
 		h.log(ctx, "botonom: webhook de-duplication done failed; answering 200 as fn succeeded", ev, err)
 	}
-	w.WriteHeader(http.StatusOK)
+	h.finish(w, r, ev, g) // 200: processed, or stale
 }
 
 // runClaimed runs fn (under the ordering guard, with WithOrdering) under

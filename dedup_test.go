@@ -442,7 +442,8 @@ func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 
 // BenchmarkWebhookHandler: a 1 KiB delivery of a new event each time,
 // without ("plain") and with de-duplication in a memory store
-// ("dedup-memory"); "paired" runs both in the same loop, alternating blocks
+// ("dedup-memory"), and with a DeliveryTrace whose hooks do nothing
+// ("traced"); "paired" runs plain and dedup-memory in the same loop, alternating blocks
 // of deliveries, and reports their ratio (the figure of issue 12: ≤ 1.10).
 func BenchmarkWebhookHandler(b *testing.B) {
 	const pool = 1 << 13
@@ -456,9 +457,15 @@ func BenchmarkWebhookHandler(b *testing.B) {
 	}
 	ctx := context.Background()
 	fn := func(context.Context, *Event) error { return nil }
-	newHandler := func(dedup bool) http.Handler {
+	newHandler := func(mode string) http.Handler {
 		opts := []HandlerOption{WithClock(webhookClockAt(vectorTime))}
-		if dedup {
+		if mode == "traced" {
+			opts = append(opts, WithDeliveryTrace(&DeliveryTrace{
+				Start: func(ctx context.Context, _ *http.Request) context.Context { return ctx },
+				End:   func(context.Context, Delivery) {},
+			}))
+		}
+		if mode == "dedup-memory" {
 			// Half the pool: an ID comes back only after it was evicted,
 			// so every delivery is of a new event and the store is in its
 			// steady state, full and evicting.
@@ -481,9 +488,9 @@ func BenchmarkWebhookHandler(b *testing.B) {
 			b.Fatalf("answered %d", w.code)
 		}
 	}
-	for _, mode := range []string{"plain", "dedup-memory"} {
+	for _, mode := range []string{"plain", "dedup-memory", "traced"} {
 		b.Run(mode, func(b *testing.B) {
-			h := newHandler(mode != "plain")
+			h := newHandler(mode)
 			b.SetBytes(1 << 10)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -493,7 +500,7 @@ func BenchmarkWebhookHandler(b *testing.B) {
 		})
 	}
 	b.Run("paired", func(b *testing.B) {
-		sides := [2]http.Handler{newHandler(true), newHandler(false)}
+		sides := [2]http.Handler{newHandler("dedup-memory"), newHandler("plain")}
 		const block = 16
 		var took [2]time.Duration
 		b.ReportAllocs()

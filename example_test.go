@@ -296,3 +296,41 @@ func ExampleWithOrdering() {
 	// applied: agt_abc123 offline 10:00:09
 	// evt_3 offline sent 10:00:09 → 200
 }
+
+func ExampleWithDeliveryTrace() {
+	store, err := botonom.NewMemoryDedupStore()
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Your own metrics: count the deliveries by outcome.
+	counts := map[botonom.DeliveryOutcome]int{}
+	trace := &botonom.DeliveryTrace{
+		End: func(ctx context.Context, d botonom.Delivery) {
+			counts[d.Outcome]++
+			id := "-" // no event before the signature is verified
+			if d.Event != nil {
+				id = d.Event.ID
+			}
+			fmt.Println(d.Status, d.Outcome, id, d.Err)
+		},
+	}
+	secret := "whsec_example_secret"
+	handler := botonom.WebhookHandler(secret, func(ctx context.Context, ev *botonom.Event) error { return nil },
+		botonom.WithDeduplication(store), botonom.WithDeliveryTrace(trace))
+
+	deliver := func(signWith string) {
+		body := []byte(`{"id":"evt_1","type":"agent.task.completed","created_at":"2026-02-18T10:00:00Z","data":{}}`)
+		r := httptest.NewRequest(http.MethodPost, "/botonom/webhook", bytes.NewReader(body))
+		r.Header.Set(botonom.SignatureHeader, botonom.SignPayload(body, signWith, time.Now()))
+		handler.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	deliver(secret)
+	deliver(secret) // redelivered
+	deliver("whsec_forger")
+	fmt.Println(counts)
+	// Output:
+	// 200 processed evt_1 <nil>
+	// 200 duplicate evt_1 <nil>
+	// 401 refused - botonom: webhook signature mismatch
+	// map[duplicate:1 processed:1 refused:1]
+}

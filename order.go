@@ -135,7 +135,7 @@ func WithOrdering(store OrderStore, opts ...OrderOption) HandlerOption {
 }
 
 // guarded is what runOrdered did: fn ran and returned err (skip 0), or the
-// delivery is answered skip without fn.
+// delivery is answered skip without fn (err: why, if it is a fault).
 type guarded struct {
 	err        error
 	skip       int
@@ -156,7 +156,7 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 	}
 	if err != nil {
 		h.log(ctx, "botonom: webhook state event cannot be ordered", ev, err)
-		return guarded{skip: http.StatusBadRequest}
+		return guarded{err: err, skip: http.StatusBadRequest}
 	}
 	fnCtx, cancel := context.WithTimeout(fnCtx, DefaultDedupLease-DefaultDedupLease/10)
 	defer cancel()
@@ -169,7 +169,7 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 		if o.failOpen {
 			return guarded{err: h.fn(fnCtx, ev)}
 		}
-		return guarded{skip: http.StatusServiceUnavailable, retryAfter: time.Second}
+		return guarded{err: err, skip: http.StatusServiceUnavailable, retryAfter: time.Second}
 	}
 	switch claim.Status {
 	case DedupStale:
@@ -211,14 +211,18 @@ func (h *webhookHandler) finish(w http.ResponseWriter, r *http.Request, ev *Even
 	case 0:
 		h.answer(w, r, ev, g.err)
 	case http.StatusOK:
+		noteOutcome(w, DeliveryStale, nil)
 		w.WriteHeader(http.StatusOK)
 	case http.StatusConflict:
+		noteOutcome(w, DeliveryInFlight, nil)
 		retryAfter(w, g.retryAfter)
 		http.Error(w, "event is being processed by another delivery", http.StatusConflict)
 	case http.StatusServiceUnavailable:
+		noteOutcome(w, DeliveryUnavailable, g.err)
 		retryAfter(w, g.retryAfter)
 		http.Error(w, "webhook store unavailable", http.StatusServiceUnavailable)
 	default:
+		noteOutcome(w, DeliveryRefused, g.err)
 		http.Error(w, "invalid event", g.skip)
 	}
 }

@@ -300,15 +300,16 @@ type handlerConfig struct {
 	logger     *slog.Logger
 	dedup      dedupConfig
 	order      orderConfig
+	traces     []*DeliveryTrace
 }
 
 // HandlerOption configures WebhookHandler: the WebhookOptions it shares
 // with VerifySignature (WithTolerance, WithClock, WithSecrets) and the
 // handler's own (WithHandlerMaxBodyBytes, WithHandlerLogger,
-// WithDeduplication, WithOrdering), which VerifySignature does not accept. Since
-// WebhookHandler returns no error, an option with a bad argument makes the
-// handler answer every request 500 (so the API keeps redelivering) and log
-// why; see WebhookHandler.
+// WithDeduplication, WithOrdering, WithDeliveryTrace), which
+// VerifySignature does not accept. Since WebhookHandler returns no error,
+// an option with a bad argument makes the handler answer every request 500
+// (so the API keeps redelivering) and log why; see WebhookHandler.
 type HandlerOption interface {
 	applyHandler(*handlerConfig) error
 }
@@ -351,7 +352,8 @@ type webhookHandler struct {
 	logger  *slog.Logger // nil: log nothing
 	dedup   dedupConfig  // store nil: no de-duplication
 	order   orderConfig  // store nil: no ordering guard
-	err     error        // a configuration error: every request gets 500
+	traces  []*DeliveryTrace
+	err     error // a configuration error: every request gets 500
 }
 
 // WebhookHandler returns an http.Handler that receives webhook deliveries:
@@ -374,6 +376,8 @@ type webhookHandler struct {
 // flight) or 503 (the store failed); see WithDeduplication. With
 // WithOrdering, a state event older than one processed is answered 200
 // without fn; see WithOrdering.
+// WithDeliveryTrace reports each answer, with its outcome, to hooks of
+// your own (metrics, tracing).
 //
 // A configuration mistake (an empty secret, a nil fn, a bad option) does not
 // panic: the handler answers every request 500, so no delivery is lost while
@@ -390,7 +394,7 @@ func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts 
 			h.err = err
 		}
 	}
-	h.maxBody, h.logger, h.dedup, h.order = cfg.maxBody, cfg.logger, cfg.dedup, cfg.order
+	h.maxBody, h.logger, h.dedup, h.order, h.traces = cfg.maxBody, cfg.logger, cfg.dedup, cfg.order, cfg.traces
 	if h.err == nil {
 		h.verify, h.err = newVerifyConfig(secret, cfg.verifyOpts)
 	}
@@ -405,8 +409,19 @@ func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts 
 
 // ServeHTTP implements http.Handler.
 func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(h.traces) != 0 {
+		h.serveTraced(w, r)
+		return
+	}
+	h.serve(w, r)
+}
+
+// serve answers a delivery. Every answer notes its outcome for a
+// DeliveryTrace (noteOutcome; nothing without one).
+func (h *webhookHandler) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if h.err != nil {
+		noteOutcome(w, DeliveryRefused, h.err)
 		logger := h.logger
 		if logger == nil {
 			logger = slog.Default()
@@ -416,6 +431,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
+		noteOutcome(w, DeliveryRefused, errMethodNotAllowed)
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -429,7 +445,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var payload []byte
 	if r.Body != nil {
 		var err error
-		payload, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+		payload, err = io.ReadAll(http.MaxBytesReader(unwrapDelivery(w), r.Body, h.maxBody))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -451,6 +467,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusBadRequest, "invalid event", err)
 		return
 	}
+	noteEvent(w, ev)
 	if h.dedup.store != nil {
 		h.serveOnce(w, r, ev)
 		return
@@ -466,6 +483,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // delivers the event again.
 func (h *webhookHandler) answer(w http.ResponseWriter, r *http.Request, ev *Event, fnErr error) {
 	if fnErr != nil {
+		noteOutcome(w, DeliveryFailed, fnErr)
 		if h.logger != nil {
 			h.logger.ErrorContext(r.Context(), "botonom: webhook event handling failed; answering 500 for redelivery",
 				"event_id", ev.ID, "event_type", string(ev.Type), "error", fnErr)
@@ -473,12 +491,14 @@ func (h *webhookHandler) answer(w http.ResponseWriter, r *http.Request, ev *Even
 		http.Error(w, "event handling failed", http.StatusInternalServerError)
 		return
 	}
+	noteOutcome(w, DeliveryProcessed, nil)
 	w.WriteHeader(http.StatusOK)
 }
 
 // refuse answers status with a short text and logs the reason, which the
 // caller never sees.
 func (h *webhookHandler) refuse(w http.ResponseWriter, r *http.Request, status int, text string, reason error) {
+	noteOutcome(w, DeliveryRefused, reason)
 	if h.logger != nil {
 		args := []any{"status", status, "remote_addr", r.RemoteAddr, "error", reason}
 		if hint := SignatureFailureHint(reason); hint != "" {

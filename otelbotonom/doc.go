@@ -52,10 +52,12 @@
 //
 // # Webhooks
 //
-// NewWebhooks instruments a webhook endpoint: its Handler wraps the
-// http.Handler of botonom.WebhookHandler with a SERVER span per delivery
-// (event type and id, outcome) and counts deliveries by outcome in
-// botonom.webhook.deliveries.
+// NewWebhooks instruments a webhook endpoint through the handler's public
+// hook, botonom.WithDeliveryTrace: give its Option to
+// botonom.WebhookHandler for a SERVER span per delivery (event type and
+// id, the botonom.DeliveryOutcome) and the counter
+// botonom.webhook.deliveries ({delivery}) by botonom.webhook.outcome and
+// botonom.event.type.
 //
 // # Providers
 //

@@ -48,7 +48,7 @@ func ExampleInstrument() {
 	// botonom agents.get internal 200
 }
 
-// Webhook deliveries traced with Webhooks: a SERVER span per delivery,
+// Webhook deliveries traced with Webhooks.Option: a SERVER span per delivery,
 // with the event and the outcome.
 func ExampleWebhooks() {
 	spans := tracetest.NewSpanRecorder()
@@ -58,9 +58,9 @@ func ExampleWebhooks() {
 		log.Fatal(err)
 	}
 	const secret = "whsec_example"
-	handler := wh.Handler(botonom.WebhookHandler(secret, wh.EventFunc(func(ctx context.Context, ev *botonom.Event) error {
+	handler := botonom.WebhookHandler(secret, func(ctx context.Context, ev *botonom.Event) error {
 		return nil // handle the event
-	})))
+	}, wh.Option())
 
 	body := []byte(`{"id":"evt_1","type":"agent.task.completed","created_at":"2026-02-18T14:30:05Z","data":{}}`)
 	req := httptest.NewRequest(http.MethodPost, "/botonom/webhook", bytes.NewReader(body))
