@@ -294,6 +294,7 @@ func TestE2E_UsageErrors(t *testing.T) {
 		{[]string{"usage", "--from", "yesterday"}, `botonom usage: --from "yesterday": want RFC 3339 (2026-02-01T00:00:00Z) or a date (2026-02-01)`, `Run "botonom usage --help" for usage and flags.`},
 		{[]string{"usage", "--granularity", "week"}, `botonom usage: --granularity "week": want hour, day or month`, `Run "botonom usage --help" for usage and flags.`},
 		{[]string{"mock", "--rate-limit", "ten"}, `botonom mock: --rate-limit "ten": want a positive number of requests, such as 100/min`, `Run "botonom mock --help" for usage and flags.`},
+		{[]string{"mock", "--latency", "-1s"}, `botonom mock: --latency -1s: want a duration of 0 or more, such as 300ms`, `Run "botonom mock --help" for usage and flags.`},
 		{[]string{"mock", "--addr", "localhost"}, `botonom mock: --addr "localhost": want host:port, such as 127.0.0.1:12111 (port 0 picks a free one)`, `Run "botonom mock --help" for usage and flags.`},
 		{[]string{"trigger", "--secret", "s"}, `botonom trigger: missing EVENT_TYPE`, `Run "botonom trigger --help" for usage and flags.`},
 		{[]string{"trigger", "agent.task.completed", "--secret", "s"}, `botonom trigger: --url is required`, `Run "botonom trigger --help" for usage and flags.`},

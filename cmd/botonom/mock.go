@@ -18,7 +18,7 @@ import (
 	"github.com/botonom/botonom-go/botonomtest"
 )
 
-const mockUsage = `Usage: botonom mock [--addr 127.0.0.1:12111] [--token T] [--agents FILE.json] [--rate-limit N/min]
+const mockUsage = `Usage: botonom mock [--addr 127.0.0.1:12111] [--token T] [--agents FILE.json] [--rate-limit N/min] [--latency D]
 
 Serves the fake Botonom API of package botonomtest (every endpoint, with the
 API's validation, errors, rate-limit headers and pagination) until
@@ -29,6 +29,10 @@ Everything is kept in memory and lost on exit.
 
 --addr 127.0.0.1:0 picks a free port; the address is printed on startup.
 --rate-limit takes N/min, N/s or N/h (a bare N is per minute).
+--latency 300ms delays every answer by that long. For a POST with an
+Idempotency-Key it is the processing time, which goes on when the client
+gives up: a retry with the same key meanwhile gets 409 conflict_error
+idempotency_key_in_use, and once the first is done, its answer replayed.
 `
 
 // defaultMockAddr is where the mock listens without --addr.
@@ -40,6 +44,7 @@ func runMock(c *cli, args []string) int {
 	token := fs.String("token", botonomtest.Token, "the API `token` the mock accepts")
 	agentsFile := fs.String("agents", "", "JSON `file` with the agents to serve instead of the samples")
 	rateLimit := fs.String("rate-limit", "", "rate limit, `N/min` (also N/s, N/h; default 1000/min)")
+	latency := fs.Duration("latency", 0, "delay every answer by `D` (such as 300ms); for a keyed POST, its processing time")
 	if _, code, ok := c.parse(fs, mockUsage, args, nil, 0); !ok {
 		return code
 	}
@@ -62,6 +67,12 @@ func runMock(c *cli, args []string) int {
 			return c.usageError(fs, err)
 		}
 		opts = append(opts, botonomtest.WithRateLimit(limit, window))
+	}
+	if *latency < 0 {
+		return c.usageError(fs, fmt.Errorf("--latency %s: want a duration of 0 or more, such as 300ms", *latency))
+	}
+	if *latency > 0 {
+		opts = append(opts, botonomtest.WithLatency(*latency))
 	}
 	if *agentsFile != "" {
 		agents, err := loadAgents(c, *agentsFile)

@@ -213,20 +213,7 @@ func TestRun_VerifyNotAnEvent(t *testing.T) {
 func TestRun_MockInProcess(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "agents.json")
 	require.NoError(t, os.WriteFile(file, []byte(`{"data": [{"id": "agt_z", "name": "Z", "status": "online", "skills": []}], "has_more": false, "next_cursor": ""}`), 0o600))
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"mock", "--addr", "127.0.0.1:0", "--agents", file, "--rate-limit", "2/h"}, strings.NewReader(""), stdout, stderr)
-	}()
-	var base string
-	require.Eventually(t, func() bool {
-		sub := exportLine.FindStringSubmatch(stdout.String())
-		if sub != nil {
-			base = sub[1]
-		}
-		return sub != nil
-	}, 10*time.Second, 10*time.Millisecond)
+	base, stderr, stop := mockInProcess(t, "--agents", file, "--rate-limit", "2/h")
 
 	// By hand: the SDK would wait for the window to reset rather than
 	// send a request bound to fail.
@@ -242,14 +229,82 @@ func TestRun_MockInProcess(t *testing.T) {
 	}
 	assert.Equal(t, []int{200, 200, 429}, statuses, "--rate-limit 2/h")
 	assert.Regexp(t, regexp.MustCompile(`(?m) GET /v1/agents/agt_z 429 req_\d+$`), stderr.String())
+	stop()
+}
 
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code, stderr.String())
-	case <-time.After(5 * time.Second):
-		t.Fatal("mock did not stop")
+// mockInProcess runs "botonom mock --addr 127.0.0.1:0 ARGS…" in this
+// process and returns its base URL, its stderr, and a stop that interrupts
+// it and checks it exits 0.
+func mockInProcess(t *testing.T, args ...string) (base string, stderr *syncBuffer, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stdout := &syncBuffer{}
+	stderr = &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"mock", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), stdout, stderr)
+	}()
+	require.Eventually(t, func() bool {
+		sub := exportLine.FindStringSubmatch(stdout.String())
+		if sub != nil {
+			base = sub[1]
+		}
+		return sub != nil
+	}, 10*time.Second, 10*time.Millisecond, "stderr: %s", stderr)
+	return base, stderr, func() {
+		t.Helper()
+		cancel()
+		select {
+		case code := <-done:
+			assert.Equal(t, 0, code, stderr.String())
+		case <-time.After(5 * time.Second):
+			t.Fatal("mock did not stop")
+		}
 	}
+}
+
+// --latency is the processing time of a keyed POST: a retry with the same
+// key while the first is processed (its client gave up) gets 409
+// idempotency_key_in_use at once; after it, the first's answer replayed.
+func TestRun_MockLatencyIsTheProcessingTimeOfAKeyedPOST(t *testing.T) {
+	const latency = 500 * time.Millisecond
+	base, stderr, stop := mockInProcess(t, "--latency", latency.String())
+	defer stop()
+	post := func(timeout time.Duration) (*http.Response, []byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"agents/"+botonomtest.SampleAgentID+"/message", strings.NewReader(`{"content":"hi"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+botonomtest.Token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "cli-latency-test")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		var body bytes.Buffer
+		_, err = body.ReadFrom(resp.Body)
+		return resp, body.Bytes(), err
+	}
+
+	start := time.Now()
+	_, _, err := post(latency / 10)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the first gives up while the mock processes it")
+	resp, body, err := post(latency / 2)
+	require.NoError(t, err, "a retry meanwhile is answered at once")
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	assert.Contains(t, string(body), `"code":"idempotency_key_in_use"`)
+
+	require.Eventually(t, func() bool {
+		return strings.Contains(stderr.String(), " POST /v1/agents/"+botonomtest.SampleAgentID+"/message 201 ")
+	}, 5*time.Second, 5*time.Millisecond, "the first is processed to its end")
+	assert.GreaterOrEqual(t, time.Since(start), latency)
+	resp, body, err = post(latency / 2)
+	require.NoError(t, err, "a replay is answered at once")
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, "%s", body)
+	assert.Equal(t, "true", resp.Header.Get("Idempotent-Replayed"))
 }
 
 func TestREADMEAndHelpAgreeWhereTheFlagsAre(t *testing.T) {

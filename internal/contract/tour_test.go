@@ -26,9 +26,15 @@ import (
 // scripts/contract sets, and the mock's token if not botonomtest.Token.
 const (
 	envProxy      = "BOTONOM_CONTRACT_PROXY"
+	envSlowProxy  = "BOTONOM_CONTRACT_SLOW_PROXY"
 	envStaticMock = "BOTONOM_CONTRACT_STATIC_MOCK"
 	envToken      = "BOTONOM_CONTRACT_TOKEN"
 )
+
+// slowProcessing is the --latency of the second mock behind
+// BOTONOM_CONTRACT_SLOW_PROXY (scripts/contract): how long it processes a
+// POST with an Idempotency-Key.
+const slowProcessing = 400 * time.Millisecond
 
 // validated is the transport of every tour client: it sends each attempt
 // to Prism and fails the test on any violation Prism reports.
@@ -141,11 +147,13 @@ func TestContract_TheSpecsOwnExamplesThroughPrism(t *testing.T) {
 
 // TestContract_TheSDKsWholeTourThroughPrism sends every endpoint method of
 // the SDK, with its options, pagination to the end, the errors a caller
-// meets (400, 401, 404, 429) and a retry, through Prism to the fake API,
-// and fails on any violation Prism reports. Without BOTONOM_CONTRACT_PROXY
-// it skips: run scripts/contract.
+// meets (400, 401, 404, 409, 429) and a retry, through Prism to the fake
+// API, and fails on any violation Prism reports. Without
+// BOTONOM_CONTRACT_PROXY it skips, and its 409 step without
+// BOTONOM_CONTRACT_SLOW_PROXY: run scripts/contract.
 func TestContract_TheSDKsWholeTourThroughPrism(t *testing.T) {
 	tr, newClient := through(t, envProxy)
+	var slow *validated // the 409 step's, behind the second proxy
 	token := os.Getenv(envToken)
 	if token == "" {
 		token = botonomtest.Token
@@ -302,6 +310,39 @@ func TestContract_TheSDKsWholeTourThroughPrism(t *testing.T) {
 		assert.ErrorIs(t, err, botonom.ErrUnauthorized)
 	})
 
+	t.Run("409", func(t *testing.T) {
+		// A mock that takes slowProcessing over a keyed POST, behind its
+		// own Prism, so that the rest of the tour stays fast. The first
+		// attempt gives up (per-call timeout) while the mock still
+		// processes it; the retries, with the same key, get 409
+		// idempotency_key_in_use until it is done, then its answer.
+		var newSlowClient func(string, ...botonom.Option) *botonom.Client
+		slow, newSlowClient = through(t, envSlowProxy)
+		client := newSlowClient(token)
+		before, _, err := client.Agents.ListTasks(ctx, online, &botonom.ListTasksOptions{ListOptions: botonom.ListOptions{Limit: 100}})
+		require.NoError(t, err)
+		require.Less(t, len(before), 100, "one page holds every task")
+
+		msg, resp, err := client.Agents.SendMessage(ctx, online, &botonom.SendMessageRequest{Content: "Once, however slow"},
+			botonom.WithTimeout(slowProcessing/4), botonom.WithRetryWait(20*time.Millisecond, 60*time.Millisecond),
+			botonom.WithMaxRetries(30))
+		require.NoError(t, err)
+		assert.Equal(t, "true", resp.Header.Get("Idempotent-Replayed"), "the first attempt's answer, replayed")
+		assert.Positive(t, slow.statuses[409].Load(), "a 409 answered through Prism")
+		assert.Equal(t, int64(1), slow.statuses[201].Load(), "only the replay got through: the first gave up")
+
+		after, _, err := client.Agents.ListTasks(ctx, online, &botonom.ListTasksOptions{ListOptions: botonom.ListOptions{Limit: 100}})
+		require.NoError(t, err)
+		assert.Len(t, after, len(before)+1, "one message stored")
+		n := 0
+		for _, task := range after {
+			if task.MessageID == msg.ID {
+				n++
+			}
+		}
+		assert.Equal(t, 1, n, "one task for the message %s", msg.ID)
+	})
+
 	t.Run("429", func(t *testing.T) {
 		// Unpaced, four at a time and not retried, until the window's
 		// budget runs out and an answer is a 429 with Retry-After. A new
@@ -336,5 +377,10 @@ func TestContract_TheSDKsWholeTourThroughPrism(t *testing.T) {
 		require.NoError(t, err)
 	})
 
-	t.Logf("contract tour: %d requests through Prism; %d answered 429", tr.requests.Load(), tr.statuses[429].Load())
+	if slow != nil {
+		t.Logf("contract tour: %d requests through Prism; %d answered 429; %d through the slow mock's Prism, %d answered 409",
+			tr.requests.Load()+slow.requests.Load(), tr.statuses[429].Load(), slow.requests.Load(), slow.statuses[409].Load())
+	} else {
+		t.Logf("contract tour: %d requests through Prism; %d answered 429", tr.requests.Load(), tr.statuses[429].Load())
+	}
 }
