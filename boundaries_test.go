@@ -1,6 +1,7 @@
 package botonom
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -36,7 +37,7 @@ func TestParseRate_Boundaries(t *testing.T) {
 func TestDecide_Boundaries(t *testing.T) {
 	c, err := NewClient(testToken, WithMaxRetryWait(time.Minute))
 	require.NoError(t, err)
-	info := func() *callInfo { return &callInfo{Context: t.Context(), cfg: c.cfg, retryable: true} }
+	info := func() *callInfo { return &callInfo{Context: context.Background(), cfg: c.cfg, retryable: true} }
 	answer := func(status int, retryAfter string) *http.Response {
 		r := &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody}
 		if retryAfter != "" {

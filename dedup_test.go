@@ -331,23 +331,30 @@ func TestWebhookHandler_DeduplicationFnContextEndsBeforeTheLease(t *testing.T) {
 func TestWebhookHandler_DeduplicationReleasesWhenFnPanics(t *testing.T) {
 	store, err := NewMemoryDedupStore()
 	require.NoError(t, err)
-	panicking := true
-	fn := &recordingFn{}
-	h := WebhookHandler(vectorSecret, func(ctx context.Context, ev *Event) error {
-		if panicking {
-			panic("bug")
-		}
-		return fn.handle(ctx, ev)
-	}, WithClock(webhookClockAt(vectorTime)), WithDeduplication(store))
+	h, fn, panicking := panickyHandler(WithDeduplication(store))
 	deliver := func() int {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, webhookRequest(strings.NewReader(vectorBody), []byte(vectorBody), vectorSecret, vectorTime))
 		return w.Code
 	}
 	assert.Panics(t, func() { deliver() })
-	panicking = false
+	*panicking = false
 	assert.Equal(t, 200, deliver())
 	assert.Equal(t, 1, fn.count())
+}
+
+// panickyHandler is a handler with opt whose fn panics while *panicking,
+// and hands the event to fn once it is set to false.
+func panickyHandler(opt HandlerOption) (h http.Handler, fn *recordingFn, panicking *bool) {
+	fn, panicking = &recordingFn{}, new(bool)
+	*panicking = true
+	h = WebhookHandler(vectorSecret, func(ctx context.Context, ev *Event) error {
+		if *panicking {
+			panic("bug")
+		}
+		return fn.handle(ctx, ev)
+	}, WithClock(webhookClockAt(vectorTime)), opt)
+	return h, fn, panicking
 }
 
 // Many concurrent copies of each event through one handler and one memory

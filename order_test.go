@@ -447,16 +447,9 @@ func BenchmarkWebhookHandler_Ordering(b *testing.B) {
 func TestWebhookHandler_OrderingReleasesWhenFnPanics(t *testing.T) {
 	store, err := NewMemoryDedupStore()
 	require.NoError(t, err)
-	panicking := true
-	fn := &recordingFn{}
-	h := WebhookHandler(vectorSecret, func(ctx context.Context, ev *Event) error {
-		if panicking {
-			panic("bug")
-		}
-		return fn.handle(ctx, ev)
-	}, WithClock(webhookClockAt(vectorTime)), WithOrdering(store))
+	h, fn, panicking := panickyHandler(WithOrdering(store))
 	assert.Panics(t, func() { deliver(h, statusEvent("evt_1", "agt_1", "online", 1)) })
-	panicking = false
+	*panicking = false
 	assert.Equal(t, 200, deliver(h, statusEvent("evt_1", "agt_1", "online", 1)).Code)
 	assert.Equal(t, 1, fn.count())
 }
