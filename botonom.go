@@ -541,8 +541,8 @@ func (c *Client) newRequest(ctx context.Context, cfg *config, method, path strin
 	if strings.HasPrefix(path, "/") {
 		return nil, fmt.Errorf("botonom: path %q must be relative to the base URL (no leading slash)", path)
 	}
-	if cfg.idempotencyKey != "" && method != http.MethodPost {
-		return nil, invalidArgf("WithIdempotencyKey: %s %s is not a POST", method, path)
+	if err := checkIdempotencyKey(cfg, method, path); err != nil {
+		return nil, err
 	}
 	var rd io.Reader
 	if body != nil {
@@ -586,10 +586,25 @@ func (c *Client) newRequest(ctx context.Context, cfg *config, method, path strin
 		}
 		set(headerIdempotencyKey, key)
 	}
-	for _, h := range cfg.headers {
-		req.Header[h.key] = []string{h.value}
-	}
+	addHeaders(req.Header, cfg.headers)
 	return req, nil
+}
+
+// checkIdempotencyKey refuses a call's WithIdempotencyKey on a request
+// that is not a POST.
+func checkIdempotencyKey(cfg *config, method, path string) error {
+	if cfg.idempotencyKey != "" && method != http.MethodPost {
+		return invalidArgf("WithIdempotencyKey: %s %s is not a POST", method, path)
+	}
+	return nil
+}
+
+// addHeaders sets the WithHeader headers on h, in order: a call's own
+// come after the client's and win.
+func addHeaders(h http.Header, headers []header) {
+	for _, kv := range headers {
+		h[kv.key] = []string{kv.value}
+	}
 }
 
 // Do sends req (built by NewRequest, or by hand with the same headers),
@@ -607,8 +622,8 @@ func (c *Client) Do(req *http.Request, v any, opts ...Option) (*Response, error)
 		return nil, err
 	}
 	info := &callInfo{Context: req.Context(), cfg: cfg, call: Call{Operation: "do", Method: req.Method}, allowEmpty: true}
-	if cfg.idempotencyKey != "" && req.Method != http.MethodPost {
-		return nil, invalidArgf("WithIdempotencyKey: %s %s is not a POST", req.Method, req.URL.Path)
+	if err := checkIdempotencyKey(cfg, req.Method, req.URL.Path); err != nil {
+		return nil, err
 	}
 	req = req.WithContext(info)
 	// The caller's request stays as it was: the call's own headers, and
@@ -620,9 +635,7 @@ func (c *Client) Do(req *http.Request, v any, opts ...Option) (*Response, error)
 	if cfg.idempotencyKey != "" {
 		req.Header[headerIdempotencyKey] = []string{cfg.idempotencyKey}
 	}
-	for _, h := range cfg.headers {
-		req.Header[h.key] = []string{h.value}
-	}
+	addHeaders(req.Header, cfg.headers)
 	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
 		// The caller may have read req.Body (to log it, say): the first
 		// attempt sends a fresh copy, as every retry does.

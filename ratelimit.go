@@ -192,7 +192,7 @@ func (c *Client) holdForRateLimit(info *callInfo) error {
 
 // waitForLimiter calls the Limiter (WithLimiter) before an attempt; a
 // refusal stops the call unsent.
-func waitForLimiter(info *callInfo, attempt int) error {
+func waitForLimiter(info *callInfo) error {
 	lim := info.cfg.limiter
 	if lim == nil {
 		return nil
@@ -205,7 +205,7 @@ func waitForLimiter(info *callInfo, attempt int) error {
 		return &stopError{fmt.Errorf("botonom: limiter: %w", err)}
 	}
 	if len(info.cfg.traces) > 0 {
-		info.traceWait(Wait{Reason: WaitLimiter, Duration: time.Since(start), Attempt: attempt})
+		info.traceWait(Wait{Reason: WaitLimiter, Duration: time.Since(start), Attempt: info.attempt})
 	}
 	return nil
 }

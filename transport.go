@@ -137,7 +137,7 @@ type transport struct {
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	info := callInfoFrom(req.Context())
 	cfg := info.cfg
-	if err := waitForLimiter(info, info.attempt); err != nil {
+	if err := waitForLimiter(info); err != nil {
 		return nil, err
 	}
 	var cancel context.CancelFunc
