@@ -211,7 +211,7 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 	d := &h.dedup
 	// fn's deadline is set before the claim, so it falls before the
 	// store's lease ends, whatever the claim's latency.
-	fnCtx := &leaseContext{Context: ctx, deadline: time.Now().Add(d.lease - d.lease/10)}
+	fnCtx := newLeaseContext(ctx, d.lease)
 	defer fnCtx.stop()
 	claim, err := d.store.Claim(ctx, ev.ID, d.lease)
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupDone && claim.Status != DedupInFlight {
@@ -444,17 +444,18 @@ func (s *MemoryDedupStore) remove(e *dedupEntry) {
 	s.done--
 }
 
-// leaseContext is fn's context under a claim: the request's, ending at a
-// deadline before the claim's lease does. Its timer starts only when
+// leaseContext is fn's context under a claim: its parent (the request's
+// context, or the de-duplication claim's leaseContext under an ordering
+// claim), ending at a deadline before the claim's lease does. Its timer starts only when
 // something waits on it (Done, or a context derived from it): a fn that
 // never does — most quick handlers — costs no timer. Err reports the
 // deadline either way.
 type leaseContext struct {
-	context.Context // the request's
+	context.Context // the parent
 	deadline        time.Time
 
 	mu     sync.Mutex
-	timed  context.Context // the request's context with the deadline, once asked for
+	timed  context.Context // the parent with the deadline, once asked for
 	cancel context.CancelFunc
 }
 
@@ -483,8 +484,13 @@ func (c *leaseContext) Err() error {
 	return nil
 }
 
-// start returns the request's context with the deadline, making it on the
-// first call.
+// newLeaseContext returns parent ending at nine tenths of lease from now,
+// so that fn's work and its Done fit in the lease.
+func newLeaseContext(parent context.Context, lease time.Duration) *leaseContext {
+	return &leaseContext{Context: parent, deadline: time.Now().Add(lease - lease/10)}
+}
+
+// start returns the parent with the deadline, making it on the first call.
 func (c *leaseContext) start() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()

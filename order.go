@@ -158,8 +158,9 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 		h.log(ctx, "botonom: webhook state event cannot be ordered", ev, err)
 		return guarded{err: err, skip: http.StatusBadRequest}
 	}
-	fnCtx, cancel := context.WithTimeout(fnCtx, DefaultDedupLease-DefaultDedupLease/10)
-	defer cancel()
+	leaseCtx := newLeaseContext(fnCtx, DefaultDedupLease)
+	defer leaseCtx.stop()
+	fnCtx = leaseCtx
 	claim, err := o.store.ClaimState(ctx, key, ev.CreatedAt, DefaultDedupLease)
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupStale && claim.Status != DedupInFlight {
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)

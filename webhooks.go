@@ -472,11 +472,7 @@ func (h *webhookHandler) serve(w http.ResponseWriter, r *http.Request) {
 		h.serveOnce(w, r, ev)
 		return
 	}
-	if h.order.store != nil {
-		h.finish(w, r, ev, h.runOrdered(ctx, ctx, ev))
-		return
-	}
-	h.answer(w, r, ev, h.fn(ctx, ev))
+	h.finish(w, r, ev, h.runOrdered(ctx, ctx, ev))
 }
 
 // answer answers 200 when fn returned nil, else 500 so that the API
