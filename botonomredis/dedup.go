@@ -77,7 +77,8 @@ return 1
 // When Redis fails, the methods return an error starting "botonomredis: "
 // and the handler answers 503 (fail closed) unless it was given
 // botonom.WithDedupFailOpen. No secret, token or event data is sent to
-// Redis: only event IDs.
+// Redis: only event IDs, and for ordering the entity's key and the
+// state's created_at.
 //
 // It is also a botonom.OrderStore, the record of botonom.WithOrdering (see
 // ClaimState): the replicas of an endpoint then apply each entity's states
