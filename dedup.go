@@ -484,6 +484,15 @@ func (c *leaseContext) Err() error {
 	return nil
 }
 
+// AfterFunc arranges for f to run once c is done. With it, a context fn
+// derives from c (context.WithCancel, WithTimeout…) registers with c's
+// timed context, as with any context of the standard library; without it,
+// the context package watches c from a goroutine of its own per derived
+// context.
+func (c *leaseContext) AfterFunc(f func()) (stop func() bool) {
+	return context.AfterFunc(c.start(), f)
+}
+
 // newLeaseContext returns parent ending at nine tenths of lease from now,
 // so that fn's work and its Done fit in the lease.
 func newLeaseContext(parent context.Context, lease time.Duration) *leaseContext {
