@@ -211,8 +211,7 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 	d := &h.dedup
 	// fn's deadline is set before the claim, so it falls before the
 	// store's lease ends, whatever the claim's latency.
-	fnCtx := newLeaseContext(ctx, d.lease)
-	defer fnCtx.stop()
+	deadline := leaseDeadline(d.lease)
 	claim, err := d.store.Claim(ctx, ev.ID, d.lease)
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupDone && claim.Status != DedupInFlight {
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
@@ -236,6 +235,8 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 		return
 	}
 
+	fnCtx := &leaseContext{Context: ctx, deadline: deadline} // only for a claim: a duplicate costs none
+	defer fnCtx.stop()
 	g := h.runClaimed(ctx, fnCtx, ev, claim.Token)
 	// Done and Release run even if the sender has hung up, since fn's work
 	// is over: without the request's cancellation, bounded by the store's
@@ -493,10 +494,11 @@ func (c *leaseContext) AfterFunc(f func()) (stop func() bool) {
 	return context.AfterFunc(c.start(), f)
 }
 
-// newLeaseContext returns parent ending at nine tenths of lease from now,
-// so that fn's work and its Done fit in the lease.
-func newLeaseContext(parent context.Context, lease time.Duration) *leaseContext {
-	return &leaseContext{Context: parent, deadline: time.Now().Add(lease - lease/10)}
+// leaseDeadline is the deadline of fn's context under a claim of lease
+// taken now: nine tenths of it, so that fn's work and its Done fit in the
+// lease.
+func leaseDeadline(lease time.Duration) time.Time {
+	return time.Now().Add(lease - lease/10)
 }
 
 // start returns the parent with the deadline, making it on the first call.

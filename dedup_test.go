@@ -562,7 +562,7 @@ func TestLeaseContext_EndsAtItsDeadlineWithOrWithoutATimer(t *testing.T) {
 		defer cancel()
 		c := &leaseContext{Context: parent, deadline: time.Now().Add(time.Hour)}
 		defer c.stop()
-		nested := newLeaseContext(c, time.Hour) // the ordering guard's, behind de-duplication
+		nested := &leaseContext{Context: c, deadline: leaseDeadline(time.Hour)} // the ordering guard's, behind de-duplication
 		defer nested.stop()
 		before := runtime.NumGoroutine()
 		child, stop := context.WithCancel(nested) // as fn's own calls would
