@@ -204,7 +204,7 @@ func isNilStore(s any) bool {
 	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
-// serveOnce is the rest of ServeHTTP with de-duplication: the outcome table
+// serveOnce is the rest of serve with de-duplication: the outcome table
 // of WithDeduplication.
 func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *Event) {
 	ctx := r.Context()
