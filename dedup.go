@@ -204,15 +204,14 @@ func isNilStore(s any) bool {
 	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
-// serveOnce is the rest of ServeHTTP with de-duplication: the outcome table
+// serveOnce is the rest of serve with de-duplication: the outcome table
 // of WithDeduplication.
 func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *Event) {
 	ctx := r.Context()
 	d := &h.dedup
 	// fn's deadline is set before the claim, so it falls before the
 	// store's lease ends, whatever the claim's latency.
-	fnCtx := &leaseContext{Context: ctx, deadline: time.Now().Add(d.lease - d.lease/10)}
-	defer fnCtx.stop()
+	deadline := leaseDeadline(d.lease)
 	claim, err := d.store.Claim(ctx, ev.ID, d.lease)
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupDone && claim.Status != DedupInFlight {
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
@@ -236,6 +235,8 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 		return
 	}
 
+	fnCtx := &leaseContext{Context: ctx, deadline: deadline} // only for a claim: a duplicate costs none
+	defer fnCtx.stop()
 	g := h.runClaimed(ctx, fnCtx, ev, claim.Token)
 	// Done and Release run even if the sender has hung up, since fn's work
 	// is over: without the request's cancellation, bounded by the store's
@@ -444,17 +445,18 @@ func (s *MemoryDedupStore) remove(e *dedupEntry) {
 	s.done--
 }
 
-// leaseContext is fn's context under a claim: the request's, ending at a
-// deadline before the claim's lease does. Its timer starts only when
+// leaseContext is fn's context under a claim: its parent (the request's
+// context, or the de-duplication claim's leaseContext under an ordering
+// claim), ending at a deadline before the claim's lease does. Its timer starts only when
 // something waits on it (Done, or a context derived from it): a fn that
 // never does — most quick handlers — costs no timer. Err reports the
 // deadline either way.
 type leaseContext struct {
-	context.Context // the request's
+	context.Context // the parent
 	deadline        time.Time
 
 	mu     sync.Mutex
-	timed  context.Context // the request's context with the deadline, once asked for
+	timed  context.Context // the parent with the deadline, once asked for
 	cancel context.CancelFunc
 }
 
@@ -483,8 +485,23 @@ func (c *leaseContext) Err() error {
 	return nil
 }
 
-// start returns the request's context with the deadline, making it on the
-// first call.
+// AfterFunc arranges for f to run once c is done. With it, a context fn
+// derives from c (context.WithCancel, WithTimeout…) registers with c's
+// timed context, as with any context of the standard library; without it,
+// the context package watches c from a goroutine of its own per derived
+// context.
+func (c *leaseContext) AfterFunc(f func()) (stop func() bool) {
+	return context.AfterFunc(c.start(), f)
+}
+
+// leaseDeadline is the deadline of fn's context under a claim of lease
+// taken now: nine tenths of it, so that fn's work and its Done fit in the
+// lease.
+func leaseDeadline(lease time.Duration) time.Time {
+	return time.Now().Add(lease - lease/10)
+}
+
+// start returns the parent with the deadline, making it on the first call.
 func (c *leaseContext) start() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -555,6 +556,21 @@ func TestLeaseContext_EndsAtItsDeadlineWithOrWithoutATimer(t *testing.T) {
 		cancel()
 		<-child.Done()
 		assert.ErrorIs(t, c.Err(), context.Canceled)
+	})
+	t.Run("a context derived from it costs no goroutine", func(t *testing.T) {
+		parent, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		c := &leaseContext{Context: parent, deadline: time.Now().Add(time.Hour)}
+		defer c.stop()
+		nested := &leaseContext{Context: c, deadline: leaseDeadline(time.Hour)} // the ordering guard's, behind de-duplication
+		defer nested.stop()
+		before := runtime.NumGoroutine()
+		child, stop := context.WithCancel(nested) // as fn's own calls would
+		defer stop()
+		assert.Equal(t, before, runtime.NumGoroutine(), "context.WithCancel started a goroutine to watch the lease context")
+		cancel()
+		<-child.Done()
+		assert.ErrorIs(t, child.Err(), context.Canceled)
 	})
 	t.Run("Deadline is the earlier of the two", func(t *testing.T) {
 		soon := time.Now().Add(time.Minute)

@@ -158,8 +158,7 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 		h.log(ctx, "botonom: webhook state event cannot be ordered", ev, err)
 		return guarded{err: err, skip: http.StatusBadRequest}
 	}
-	fnCtx, cancel := context.WithTimeout(fnCtx, DefaultDedupLease-DefaultDedupLease/10)
-	defer cancel()
+	deadline := leaseDeadline(DefaultDedupLease) // before the claim, as serveOnce's
 	claim, err := o.store.ClaimState(ctx, key, ev.CreatedAt, DefaultDedupLease)
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupStale && claim.Status != DedupInFlight {
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
@@ -167,7 +166,7 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 	if err != nil {
 		h.log(ctx, "botonom: webhook ordering store failed", ev, err, "fail_open", o.failOpen)
 		if o.failOpen {
-			return guarded{err: h.fn(fnCtx, ev)}
+			return guarded{err: h.runUntil(fnCtx, deadline, ev)}
 		}
 		return guarded{err: err, skip: http.StatusServiceUnavailable, retryAfter: time.Second}
 	}
@@ -191,7 +190,7 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 			_ = o.store.ReleaseState(storeCtx, key, claim.Token)
 		}
 	}()
-	fnErr := h.fn(fnCtx, ev)
+	fnErr := h.runUntil(fnCtx, deadline, ev)
 	returned = true
 	if fnErr != nil {
 		if err := o.store.ReleaseState(storeCtx, key, claim.Token); err != nil {
@@ -203,6 +202,13 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 		h.log(ctx, "botonom: webhook ordering done failed; answering 200 as fn succeeded", ev, err)
 	}
 	return guarded{}
+}
+
+// runUntil runs fn with parent ending at deadline.
+func (h *webhookHandler) runUntil(parent context.Context, deadline time.Time, ev *Event) error {
+	ctx := &leaseContext{Context: parent, deadline: deadline}
+	defer ctx.stop()
+	return h.fn(ctx, ev)
 }
 
 // finish answers what runOrdered did: fn's result, or the answer without fn.

@@ -453,3 +453,40 @@ func TestWebhookHandler_OrderingReleasesWhenFnPanics(t *testing.T) {
 	assert.Equal(t, 200, deliver(h, statusEvent("evt_1", "agt_1", "online", 1)).Code)
 	assert.Equal(t, 1, fn.count())
 }
+
+// fn's context under the ordering claim ends at nine tenths of the
+// ordering lease (DefaultDedupLease), counted from before the claim; behind
+// de-duplication, at whichever of the two leases' deadlines comes first.
+func TestWebhookHandler_OrderingFnContextEndsBeforeTheLease(t *testing.T) {
+	orderingLease := DefaultDedupLease - DefaultDedupLease/10
+	for _, tc := range []struct {
+		name  string
+		dedup []DedupOption // nil: no de-duplication
+		want  time.Duration
+	}{
+		{"ordering alone", nil, orderingLease},
+		{"behind a longer de-dup lease", []DedupOption{WithDedupLease(time.Hour)}, orderingLease},
+		{"behind a shorter de-dup lease", []DedupOption{WithDedupLease(10 * time.Second)}, 9 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, err := NewMemoryDedupStore()
+			require.NoError(t, err)
+			opts := []HandlerOption{WithClock(webhookClockAt(vectorTime)), WithOrdering(store)}
+			if tc.dedup != nil {
+				opts = append(opts, WithDeduplication(store, tc.dedup...))
+			}
+			var deadline time.Time
+			var hasDeadline bool
+			h := WebhookHandler(vectorSecret, func(ctx context.Context, ev *Event) error {
+				deadline, hasDeadline = ctx.Deadline()
+				return ctx.Err()
+			}, opts...)
+			start := time.Now()
+			w := deliver(h, statusEvent("evt_1", "agt_1", "online", 1))
+			end := time.Now()
+			require.Equal(t, 200, w.Code)
+			require.True(t, hasDeadline)
+			assert.WithinRange(t, deadline, start.Add(tc.want), end.Add(tc.want))
+		})
+	}
+}

@@ -344,16 +344,14 @@ func WithHandlerLogger(l *slog.Logger) HandlerOption {
 	})
 }
 
-// webhookHandler is the http.Handler WebhookHandler returns.
+// webhookHandler is the http.Handler WebhookHandler returns, holding its
+// options as set (a nil logger logs nothing, a nil dedup.store means no
+// de-duplication, a nil order.store no ordering guard).
 type webhookHandler struct {
-	verify  *verifyConfig
-	fn      func(context.Context, *Event) error
-	maxBody int64
-	logger  *slog.Logger // nil: log nothing
-	dedup   dedupConfig  // store nil: no de-duplication
-	order   orderConfig  // store nil: no ordering guard
-	traces  []*DeliveryTrace
-	err     error // a configuration error: every request gets 500
+	handlerConfig
+	verify *verifyConfig
+	fn     func(context.Context, *Event) error
+	err    error // a configuration error: every request gets 500
 }
 
 // WebhookHandler returns an http.Handler that receives webhook deliveries:
@@ -384,19 +382,17 @@ type webhookHandler struct {
 // it is fixed, and logs the mistake on each one (to the WithHandlerLogger
 // logger, or slog.Default when there is none).
 func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts ...HandlerOption) http.Handler {
-	h := &webhookHandler{fn: fn}
-	cfg := &handlerConfig{maxBody: DefaultMaxWebhookBodyBytes}
+	h := &webhookHandler{handlerConfig: handlerConfig{maxBody: DefaultMaxWebhookBodyBytes}, fn: fn}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
-		if err := opt.applyHandler(cfg); err != nil && h.err == nil {
+		if err := opt.applyHandler(&h.handlerConfig); err != nil && h.err == nil {
 			h.err = err
 		}
 	}
-	h.maxBody, h.logger, h.dedup, h.order, h.traces = cfg.maxBody, cfg.logger, cfg.dedup, cfg.order, cfg.traces
 	if h.err == nil {
-		h.verify, h.err = newVerifyConfig(secret, cfg.verifyOpts)
+		h.verify, h.err = newVerifyConfig(secret, h.verifyOpts)
 	}
 	if h.err == nil && fn == nil {
 		h.err = errors.New("nil event function")
@@ -472,11 +468,7 @@ func (h *webhookHandler) serve(w http.ResponseWriter, r *http.Request) {
 		h.serveOnce(w, r, ev)
 		return
 	}
-	if h.order.store != nil {
-		h.finish(w, r, ev, h.runOrdered(ctx, ctx, ev))
-		return
-	}
-	h.answer(w, r, ev, h.fn(ctx, ev))
+	h.finish(w, r, ev, h.runOrdered(ctx, ctx, ev))
 }
 
 // answer answers 200 when fn returned nil, else 500 so that the API

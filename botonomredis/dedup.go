@@ -77,7 +77,8 @@ return 1
 // When Redis fails, the methods return an error starting "botonomredis: "
 // and the handler answers 503 (fail closed) unless it was given
 // botonom.WithDedupFailOpen. No secret, token or event data is sent to
-// Redis: only event IDs.
+// Redis: only event IDs, and for ordering the entity's key and the
+// state's created_at.
 //
 // It is also a botonom.OrderStore, the record of botonom.WithOrdering (see
 // ClaimState): the replicas of an endpoint then apply each entity's states
@@ -122,25 +123,38 @@ func (s *DedupStore) Claim(ctx context.Context, eventID string, lease time.Durat
 	if lease < time.Millisecond {
 		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim: lease %s is under a millisecond: %w", lease, botonom.ErrInvalidArgument)
 	}
+	token := newToken()
+	return s.claimKey(ctx, "claim", claimScript, s.Key(eventID), eventID, token, botonom.DedupDone, "claim:"+token, lease.Milliseconds())
+}
+
+// newToken returns a random claim token: 16 bytes, in hex.
+func newToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	res, err := claimScript.Run(ctx, s.rdb, []string{s.Key(eventID)}, "claim:"+token, lease.Milliseconds()).Int64Slice()
-	if err != nil {
-		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim %s: %w", eventID, err)
+	return hex.EncodeToString(b[:])
+}
+
+// claimKey runs a claim script on redisKey, which answers {1, 0} when it
+// claimed the key with token, {2, 0} for the status second (done, or
+// stale), {3, ms} when a claim in flight holds it for ms more, and turns
+// the answer into a DedupClaim; op and name say what failed in an error.
+func (s *DedupStore) claimKey(ctx context.Context, op string, script *redis.Script, redisKey, name, token string, second botonom.DedupStatus, args ...any) (botonom.DedupClaim, error) {
+	res, err := script.Run(ctx, s.rdb, []string{redisKey}, args...).Int64Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("unexpected answer %v", res)
 	}
-	if len(res) != 2 {
-		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim %s: unexpected answer %v", eventID, res)
+	if err != nil {
+		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: %s %s: %w", op, name, err)
 	}
 	switch res[0] {
 	case 1:
 		return botonom.DedupClaim{Status: botonom.DedupClaimed, Token: token}, nil
 	case 2:
-		return botonom.DedupClaim{Status: botonom.DedupDone}, nil
+		return botonom.DedupClaim{Status: second}, nil
 	case 3:
 		return botonom.DedupClaim{Status: botonom.DedupInFlight, Remaining: time.Duration(max(res[1], 0)) * time.Millisecond}, nil
 	}
-	return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim %s: unexpected answer %v", eventID, res)
+	return botonom.DedupClaim{}, fmt.Errorf("botonomredis: %s %s: unexpected answer %v", op, name, res)
 }
 
 // Done implements botonom.DedupStore. retention is rounded down to whole

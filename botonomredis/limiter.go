@@ -39,7 +39,8 @@
 // NewDedupStore returns a botonom.DedupStore for
 // botonom.WithDeduplication: the replicas of one webhook endpoint process
 // each event once, even when the API delivers it to two of them at the same
-// moment. See DedupStore.
+// moment. The same store keeps the record of botonom.WithOrdering (it is a
+// botonom.OrderStore too). See DedupStore.
 package botonomredis
 
 import (

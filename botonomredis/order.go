@@ -2,8 +2,6 @@ package botonomredis
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -106,25 +104,8 @@ func (s *DedupStore) ClaimState(ctx context.Context, key string, at time.Time, l
 	if lease < time.Millisecond {
 		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim state: lease %s is under a millisecond: %w", lease, botonom.ErrInvalidArgument)
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	res, err := claimStateScript.Run(ctx, s.rdb, []string{s.StateKey(key)}, sortableTime(at), token, lease.Milliseconds()).Int64Slice()
-	if err == nil && len(res) != 2 {
-		err = fmt.Errorf("unexpected answer %v", res)
-	}
-	if err != nil {
-		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim state %s: %w", key, err)
-	}
-	switch res[0] {
-	case 1:
-		return botonom.DedupClaim{Status: botonom.DedupClaimed, Token: token}, nil
-	case 2:
-		return botonom.DedupClaim{Status: botonom.DedupStale}, nil
-	case 3:
-		return botonom.DedupClaim{Status: botonom.DedupInFlight, Remaining: time.Duration(max(res[1], 0)) * time.Millisecond}, nil
-	}
-	return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim state %s: unexpected answer %v", key, res)
+	token := newToken()
+	return s.claimKey(ctx, "claim state", claimStateScript, s.StateKey(key), key, token, botonom.DedupStale, sortableTime(at), token, lease.Milliseconds())
 }
 
 // DoneState implements botonom.OrderStore; one round trip. retention is
