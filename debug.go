@@ -157,11 +157,21 @@ func (d *debugAttempt) captureResponse(resp *http.Response) {
 // read error included, and closes body.
 func (d *debugAttempt) peek(body io.ReadCloser, length int64) (debugBody, io.ReadCloser) {
 	buf := make([]byte, DefaultDebugBodyBytes+debugSlack+1)
-	n, err := io.ReadFull(body, buf)
+	// Not io.ReadFull: it reports a body that ends early as
+	// io.ErrUnexpectedEOF, which a body cut short by the peer (fewer bytes
+	// than its Content-Length) also returns, and that error must reach
+	// the caller as it is.
+	var n int
+	var err error
+	for n < len(buf) && err == nil {
+		var m int
+		m, err = body.Read(buf[n:])
+		n += m
+	}
 	buf = buf[:n]
 	var rest io.Reader = body
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF: // all of it
+	case err == io.EOF: // all of it
 		rest, length = eofReader{}, int64(n)
 	case err != nil:
 		rest = errReader{err}

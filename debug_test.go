@@ -385,3 +385,38 @@ func ExampleWithDebug() {
 	// <
 	// {"id":"wh_1","url":"https://example.com/hook","events":["agent.task.completed"]}
 }
+
+// The body the debug view gives back reads as the one it read would have:
+// an answer cut short by the server (fewer bytes than its Content-Length)
+// still ends in io.ErrUnexpectedEOF, not in a clean end.
+func TestWithDebug_AnswerCutShortStaysCutShort(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":\"agt_1\"}")
+		_ = buf.Flush()
+	}))
+	t.Cleanup(api.Close)
+	var readErr error
+	var body []byte
+	observe := botonom.WithMiddleware(func(req *http.Request, next botonom.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(req)
+		if err == nil {
+			body, readErr = io.ReadAll(resp.Body)
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return resp, err
+	})
+	var out bytes.Buffer
+	c, err := botonom.NewClient(botonomtest.Token, botonom.WithBaseURL(api.URL), botonom.WithMaxRetries(0),
+		observe, botonom.WithDebug(&out))
+	require.NoError(t, err)
+	_, _, _ = c.Agents.Get(context.Background(), "agt_1")
+
+	assert.Equal(t, `{"id":"agt_1"}`, string(body))
+	assert.ErrorIs(t, readErr, io.ErrUnexpectedEOF)
+	has(t, out.String(), `{"id":"agt_1"}`)
+}
