@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -419,4 +420,48 @@ func TestWithDebug_AnswerCutShortStaysCutShort(t *testing.T) {
 	assert.Equal(t, `{"id":"agt_1"}`, string(body))
 	assert.ErrorIs(t, readErr, io.ErrUnexpectedEOF)
 	has(t, out.String(), `{"id":"agt_1"}`)
+}
+
+// The client's own token is masked wherever it shows, even when it does
+// not look like an API token ("btm_sk_…").
+func TestWithDebug_MasksTheClientsOwnToken(t *testing.T) {
+	const token = "plain-token-0123456789abcdef"
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error":{"type":"authentication_error","message":"unknown token %s"}}`, token)
+	}))
+	t.Cleanup(api.Close)
+	var out bytes.Buffer
+	c, err := botonom.NewClient(token, botonom.WithBaseURL(api.URL), botonom.WithDebug(&out))
+	require.NoError(t, err)
+	_, _, err = c.Agents.Get(context.Background(), "agt_1")
+	require.ErrorIs(t, err, botonom.ErrUnauthorized)
+
+	got := out.String()
+	hasNot(t, got, token)
+	hasNot(t, got, "0123456789")
+	has(t, got, "> Authorization: Bearer …cdef")
+	has(t, got, "< X-Echo: Bearer …cdef")
+	has(t, got, "unknown token …cdef")
+}
+
+// A body cut at the bound is cut before a character, never inside one.
+func TestWithDebug_BodyCutOnACharacter(t *testing.T) {
+	body := strings.Repeat("a", botonom.DefaultDebugBodyBytes-1) + "é" + strings.Repeat("b", 500)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(api.Close)
+	var out bytes.Buffer
+	c, err := botonom.NewClient(botonomtest.Token, botonom.WithBaseURL(api.URL), botonom.WithDebug(&out))
+	require.NoError(t, err)
+	_, _, err = c.Agents.Get(context.Background(), "agt_1")
+	require.Error(t, err)
+
+	got := out.String()
+	assert.True(t, utf8.ValidString(got), "the output is valid UTF-8")
+	has(t, got, "\n"+strings.Repeat("a", botonom.DefaultDebugBodyBytes-1)+"\n< (body cut short: ")
+	has(t, got, fmt.Sprintf("of %d bytes shown)", len(body)))
 }
