@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -595,4 +597,76 @@ func TestInstrument_TokenInNoSpanOrMetric(t *testing.T) {
 			}
 		}
 	}
+}
+
+// roundTripFunc is an http.RoundTripper made of a function: an API with no
+// network at all.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// An attempt's span names the server as the semantic conventions ask: the
+// scheme's port when the base URL has none, url.full without the password
+// a base URL may carry, and error.type the Go type of a transport error,
+// on the attempt and on the wait before its retry (where net/http has
+// wrapped it in a *url.Error).
+func TestInstrument_ServerAndURLAttributes(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("refused")}
+	api := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path == "/v1/agents/agt_refused" {
+			return nil, refused
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Request: r,
+			Body: io.NopCloser(strings.NewReader(`{"id":"agt_1"}`))}, nil
+	})
+	tests := []struct {
+		base, agent string
+		want        map[string]string
+	}{
+		{"http://api.example", "agt_1", map[string]string{
+			"server.address": "api.example", "server.port": "80", "url.full": "http://api.example/v1/agents/agt_1"}},
+		{"https://user:secret-pass@api.example/v1/", "agt_1", map[string]string{
+			"server.port": "443", "url.full": "https://REDACTED:REDACTED@api.example/v1/agents/agt_1"}},
+		{"https://api.example:8443", "agt_refused", map[string]string{
+			"server.port": "8443", "error.type": "*net.OpError"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base, func(t *testing.T) {
+			tel := newTelemetry(t)
+			client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL(tt.base), botonom.WithMaxRetries(0),
+				botonom.WithHTTPClient(&http.Client{Transport: api}), tel.instrument())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, _ = client.Agents.Get(context.Background(), tt.agent)
+			spans := byName(tel.ended(), "GET /agents/{id}")
+			if len(spans) != 1 {
+				t.Fatalf("spans %v, want one attempt", spanNames(tel.ended()))
+			}
+			got := attrs(spans[0].Attributes())
+			wantAttrs(t, spans[0].Name(), got, tt.want)
+			for k, v := range got {
+				if strings.Contains(v, "secret-pass") {
+					t.Errorf("%s = %q shows the password", k, v)
+				}
+			}
+		})
+	}
+
+	t.Run("the wait before retrying a transport error", func(t *testing.T) {
+		tel := newTelemetry(t)
+		client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL("https://api.example"),
+			botonom.WithMaxRetries(1), botonom.WithRetryWait(time.Millisecond, time.Millisecond),
+			botonom.WithHTTPClient(&http.Client{Transport: api}), tel.instrument())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _ = client.Agents.Get(context.Background(), "agt_refused")
+		call := byName(tel.ended(), "botonom agents.get")
+		if len(call) != 1 || len(call[0].Events()) != 1 {
+			t.Fatalf("call spans %v, want one with one wait event", spanNames(tel.ended()))
+		}
+		wantAttrs(t, "wait event", attrs(call[0].Events()[0].Attributes),
+			map[string]string{"botonom.wait.reason": "backoff", "error.type": "*net.OpError"})
+	})
 }
