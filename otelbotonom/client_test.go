@@ -457,6 +457,14 @@ func TestInstrument_ErrorStatus(t *testing.T) {
 			}
 			wantAttrs(t, "botonom.client.calls", setAttrs(calls.DataPoints[0].Attributes),
 				map[string]string{"botonom.operation": "agents.get", "botonom.outcome": "error", "error.type": tt.errType})
+			if tt.attempts > 0 {
+				durations := tel.metric(t, "http.client.request.duration").Data.(metricdata.Histogram[float64])
+				if len(durations.DataPoints) != 1 {
+					t.Fatalf("http.client.request.duration %+v, want one point", durations.DataPoints)
+				}
+				wantAttrs(t, "http.client.request.duration", setAttrs(durations.DataPoints[0].Attributes),
+					map[string]string{"error.type": tt.errType})
+			}
 		})
 	}
 }
