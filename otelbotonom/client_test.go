@@ -678,3 +678,33 @@ func TestInstrument_ServerAndURLAttributes(t *testing.T) {
 			map[string]string{"botonom.wait.reason": "backoff", "error.type": "*net.OpError"})
 	})
 }
+
+// slowLimiter makes every call wait d.
+type slowLimiter struct{ d time.Duration }
+
+func (l slowLimiter) Wait(context.Context) error { time.Sleep(l.d); return nil }
+
+// The Limiter's wait is reported when it is over; its event is dated when
+// it began, so that it stands before the attempt it held back, not at it.
+func TestInstrument_LimiterWaitIsDatedWhenItBegan(t *testing.T) {
+	const d = 20 * time.Millisecond
+	tel := newTelemetry(t)
+	srv := scriptedAPI(t, answer(http.StatusOK, agentJSON))
+	client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL(srv.URL),
+		botonom.WithLimiter(slowLimiter{d}), tel.instrument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Agents.Get(context.Background(), "agt_abc123"); err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	call := byName(tel.ended(), "botonom agents.get")
+	attempt := byName(tel.ended(), "GET /agents/{id}")
+	if len(call) != 1 || len(attempt) != 1 || len(call[0].Events()) != 1 {
+		t.Fatalf("spans %v, want a call with one wait event and one attempt", spanNames(tel.ended()))
+	}
+	ev := call[0].Events()[0]
+	if gap := attempt[0].StartTime().Sub(ev.Time); gap < d/2 {
+		t.Errorf("the limiter event is %v before the attempt, want about the wait's %v", gap, d)
+	}
+}
