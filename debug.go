@@ -208,7 +208,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 var (
 	debugTokenRE      = regexp.MustCompile(`btm_sk_[A-Za-z0-9_\-]+`)
 	debugWhsecRE      = regexp.MustCompile(`whsec_[^\s"'&,;<>\\]+`)
-	debugJSONSecretRE = regexp.MustCompile(`("[A-Za-z0-9_\-]*(?i:secret)"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)`)
+	debugJSONSecretRE = regexp.MustCompile(`("[A-Za-z0-9_\-]*(?i:secret)"\s*:\s*)"(whsec_)?(?:[^"\\]|\\.)*(?:"|\\?$)`)
 )
 
 // mask hides every secret in s: the client's token, other API tokens,
@@ -218,13 +218,7 @@ func (d *debugAttempt) mask(s string) string {
 		s = strings.ReplaceAll(s, d.token, maskToken(d.token))
 	}
 	s = debugTokenRE.ReplaceAllStringFunc(s, maskToken)
-	s = debugJSONSecretRE.ReplaceAllStringFunc(s, func(m string) string {
-		key := debugJSONSecretRE.FindStringSubmatch(m)[1]
-		if strings.HasPrefix(m[len(key):], `"whsec_`) {
-			return key + `"whsec_…"`
-		}
-		return key + `"…"`
-	})
+	s = debugJSONSecretRE.ReplaceAllString(s, `$1"${2}…"`) // a webhook secret keeps its prefix
 	return debugWhsecRE.ReplaceAllLiteralString(s, "whsec_…")
 }
 
