@@ -157,11 +157,21 @@ func (d *debugAttempt) captureResponse(resp *http.Response) {
 // read error included, and closes body.
 func (d *debugAttempt) peek(body io.ReadCloser, length int64) (debugBody, io.ReadCloser) {
 	buf := make([]byte, DefaultDebugBodyBytes+debugSlack+1)
-	n, err := io.ReadFull(body, buf)
+	// Not io.ReadFull: it reports a body that ends early as
+	// io.ErrUnexpectedEOF, which a body cut short by the peer (fewer bytes
+	// than its Content-Length) also returns, and that error must reach
+	// the caller as it is.
+	var n int
+	var err error
+	for n < len(buf) && err == nil {
+		var m int
+		m, err = body.Read(buf[n:])
+		n += m
+	}
 	buf = buf[:n]
 	var rest io.Reader = body
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF: // all of it
+	case err == io.EOF: // all of it
 		rest, length = eofReader{}, int64(n)
 	case err != nil:
 		rest = errReader{err}
@@ -198,7 +208,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 var (
 	debugTokenRE      = regexp.MustCompile(`btm_sk_[A-Za-z0-9_\-]+`)
 	debugWhsecRE      = regexp.MustCompile(`whsec_[^\s"'&,;<>\\]+`)
-	debugJSONSecretRE = regexp.MustCompile(`("[A-Za-z0-9_\-]*(?i:secret)"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)`)
+	debugJSONSecretRE = regexp.MustCompile(`("[A-Za-z0-9_\-]*(?i:secret)"\s*:\s*)"(whsec_)?(?:[^"\\]|\\.)*(?:"|\\?$)`)
 )
 
 // mask hides every secret in s: the client's token, other API tokens,
@@ -208,13 +218,7 @@ func (d *debugAttempt) mask(s string) string {
 		s = strings.ReplaceAll(s, d.token, maskToken(d.token))
 	}
 	s = debugTokenRE.ReplaceAllStringFunc(s, maskToken)
-	s = debugJSONSecretRE.ReplaceAllStringFunc(s, func(m string) string {
-		key := debugJSONSecretRE.FindStringSubmatch(m)[1]
-		if strings.HasPrefix(m[len(key):], `"whsec_`) {
-			return key + `"whsec_…"`
-		}
-		return key + `"…"`
-	})
+	s = debugJSONSecretRE.ReplaceAllString(s, `$1"${2}…"`) // a webhook secret keeps its prefix
 	return debugWhsecRE.ReplaceAllLiteralString(s, "whsec_…")
 }
 

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -384,4 +385,83 @@ func ExampleWithDebug() {
 	// < X-Request-Id: req_1
 	// <
 	// {"id":"wh_1","url":"https://example.com/hook","events":["agent.task.completed"]}
+}
+
+// The body the debug view gives back reads as the one it read would have:
+// an answer cut short by the server (fewer bytes than its Content-Length)
+// still ends in io.ErrUnexpectedEOF, not in a clean end.
+func TestWithDebug_AnswerCutShortStaysCutShort(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":\"agt_1\"}")
+		_ = buf.Flush()
+	}))
+	t.Cleanup(api.Close)
+	var readErr error
+	var body []byte
+	observe := botonom.WithMiddleware(func(req *http.Request, next botonom.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(req)
+		if err == nil {
+			body, readErr = io.ReadAll(resp.Body)
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return resp, err
+	})
+	var out bytes.Buffer
+	c, err := botonom.NewClient(botonomtest.Token, botonom.WithBaseURL(api.URL), botonom.WithMaxRetries(0),
+		observe, botonom.WithDebug(&out))
+	require.NoError(t, err)
+	_, _, _ = c.Agents.Get(context.Background(), "agt_1")
+
+	assert.Equal(t, `{"id":"agt_1"}`, string(body))
+	assert.ErrorIs(t, readErr, io.ErrUnexpectedEOF)
+	has(t, out.String(), `{"id":"agt_1"}`)
+}
+
+// The client's own token is masked wherever it shows, even when it does
+// not look like an API token ("btm_sk_…").
+func TestWithDebug_MasksTheClientsOwnToken(t *testing.T) {
+	const token = "plain-token-0123456789abcdef"
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error":{"type":"authentication_error","message":"unknown token %s"}}`, token)
+	}))
+	t.Cleanup(api.Close)
+	var out bytes.Buffer
+	c, err := botonom.NewClient(token, botonom.WithBaseURL(api.URL), botonom.WithDebug(&out))
+	require.NoError(t, err)
+	_, _, err = c.Agents.Get(context.Background(), "agt_1")
+	require.ErrorIs(t, err, botonom.ErrUnauthorized)
+
+	got := out.String()
+	hasNot(t, got, token)
+	hasNot(t, got, "0123456789")
+	has(t, got, "> Authorization: Bearer …cdef")
+	has(t, got, "< X-Echo: Bearer …cdef")
+	has(t, got, "unknown token …cdef")
+}
+
+// A body cut at the bound is cut before a character, never inside one.
+func TestWithDebug_BodyCutOnACharacter(t *testing.T) {
+	body := strings.Repeat("a", botonom.DefaultDebugBodyBytes-1) + "é" + strings.Repeat("b", 500)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(api.Close)
+	var out bytes.Buffer
+	c, err := botonom.NewClient(botonomtest.Token, botonom.WithBaseURL(api.URL), botonom.WithDebug(&out))
+	require.NoError(t, err)
+	_, _, err = c.Agents.Get(context.Background(), "agt_1")
+	require.Error(t, err)
+
+	got := out.String()
+	assert.True(t, utf8.ValidString(got), "the output is valid UTF-8")
+	has(t, got, "\n"+strings.Repeat("a", botonom.DefaultDebugBodyBytes-1)+"\n< (body cut short: ")
+	has(t, got, fmt.Sprintf("of %d bytes shown)", len(body)))
 }

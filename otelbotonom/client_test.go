@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -455,6 +457,14 @@ func TestInstrument_ErrorStatus(t *testing.T) {
 			}
 			wantAttrs(t, "botonom.client.calls", setAttrs(calls.DataPoints[0].Attributes),
 				map[string]string{"botonom.operation": "agents.get", "botonom.outcome": "error", "error.type": tt.errType})
+			if tt.attempts > 0 {
+				durations := tel.metric(t, "http.client.request.duration").Data.(metricdata.Histogram[float64])
+				if len(durations.DataPoints) != 1 {
+					t.Fatalf("http.client.request.duration %+v, want one point", durations.DataPoints)
+				}
+				wantAttrs(t, "http.client.request.duration", setAttrs(durations.DataPoints[0].Attributes),
+					map[string]string{"error.type": tt.errType})
+			}
 		})
 	}
 }
@@ -594,5 +604,107 @@ func TestInstrument_TokenInNoSpanOrMetric(t *testing.T) {
 				t.Fatalf("the token shows in %q", s)
 			}
 		}
+	}
+}
+
+// roundTripFunc is an http.RoundTripper made of a function: an API with no
+// network at all.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// An attempt's span names the server as the semantic conventions ask: the
+// scheme's port when the base URL has none, url.full without the password
+// a base URL may carry, and error.type the Go type of a transport error,
+// on the attempt and on the wait before its retry (where net/http has
+// wrapped it in a *url.Error).
+func TestInstrument_ServerAndURLAttributes(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("refused")}
+	api := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path == "/v1/agents/agt_refused" {
+			return nil, refused
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Request: r,
+			Body: io.NopCloser(strings.NewReader(`{"id":"agt_1"}`))}, nil
+	})
+	tests := []struct {
+		base, agent string
+		want        map[string]string
+	}{
+		{"http://api.example", "agt_1", map[string]string{
+			"server.address": "api.example", "server.port": "80", "url.full": "http://api.example/v1/agents/agt_1"}},
+		{"https://user:secret-pass@api.example/v1/", "agt_1", map[string]string{
+			"server.port": "443", "url.full": "https://REDACTED:REDACTED@api.example/v1/agents/agt_1"}},
+		{"https://api.example:8443", "agt_refused", map[string]string{
+			"server.port": "8443", "error.type": "*net.OpError"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base, func(t *testing.T) {
+			tel := newTelemetry(t)
+			client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL(tt.base), botonom.WithMaxRetries(0),
+				botonom.WithHTTPClient(&http.Client{Transport: api}), tel.instrument())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, _ = client.Agents.Get(context.Background(), tt.agent)
+			spans := byName(tel.ended(), "GET /agents/{id}")
+			if len(spans) != 1 {
+				t.Fatalf("spans %v, want one attempt", spanNames(tel.ended()))
+			}
+			got := attrs(spans[0].Attributes())
+			wantAttrs(t, spans[0].Name(), got, tt.want)
+			for k, v := range got {
+				if strings.Contains(v, "secret-pass") {
+					t.Errorf("%s = %q shows the password", k, v)
+				}
+			}
+		})
+	}
+
+	t.Run("the wait before retrying a transport error", func(t *testing.T) {
+		tel := newTelemetry(t)
+		client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL("https://api.example"),
+			botonom.WithMaxRetries(1), botonom.WithRetryWait(time.Millisecond, time.Millisecond),
+			botonom.WithHTTPClient(&http.Client{Transport: api}), tel.instrument())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _ = client.Agents.Get(context.Background(), "agt_refused")
+		call := byName(tel.ended(), "botonom agents.get")
+		if len(call) != 1 || len(call[0].Events()) != 1 {
+			t.Fatalf("call spans %v, want one with one wait event", spanNames(tel.ended()))
+		}
+		wantAttrs(t, "wait event", attrs(call[0].Events()[0].Attributes),
+			map[string]string{"botonom.wait.reason": "backoff", "error.type": "*net.OpError"})
+	})
+}
+
+// slowLimiter makes every call wait d.
+type slowLimiter struct{ d time.Duration }
+
+func (l slowLimiter) Wait(context.Context) error { time.Sleep(l.d); return nil }
+
+// The Limiter's wait is reported when it is over; its event is dated when
+// it began, so that it stands before the attempt it held back, not at it.
+func TestInstrument_LimiterWaitIsDatedWhenItBegan(t *testing.T) {
+	const d = 20 * time.Millisecond
+	tel := newTelemetry(t)
+	srv := scriptedAPI(t, answer(http.StatusOK, agentJSON))
+	client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL(srv.URL),
+		botonom.WithLimiter(slowLimiter{d}), tel.instrument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Agents.Get(context.Background(), "agt_abc123"); err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	call := byName(tel.ended(), "botonom agents.get")
+	attempt := byName(tel.ended(), "GET /agents/{id}")
+	if len(call) != 1 || len(attempt) != 1 || len(call[0].Events()) != 1 {
+		t.Fatalf("spans %v, want a call with one wait event and one attempt", spanNames(tel.ended()))
+	}
+	ev := call[0].Events()[0]
+	if gap := attempt[0].StartTime().Sub(ev.Time); gap < d/2 {
+		t.Errorf("the limiter event is %v before the attempt, want about the wait's %v", gap, d)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/botonom/botonom-go"
 	"github.com/botonom/botonom-go/botonomtest"
@@ -60,8 +61,8 @@ func run(ctx context.Context, jsonOut, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	spans := &recorder{}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spanJSON), sdktrace.WithSyncer(spans))
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spanJSON), sdktrace.WithSpanProcessor(spans))
 	metricJSON, err := stdoutmetric.New(stdoutmetric.WithWriter(jsonOut), stdoutmetric.WithPrettyPrint())
 	if err != nil {
 		return err
@@ -97,23 +98,13 @@ func run(ctx context.Context, jsonOut, out io.Writer) error {
 	}
 
 	fmt.Fprintf(out, "\nSent %s after two 503s. The span tree of the call:\n\n", msg.ID)
-	printTree(out, spans.spans)
+	printTree(out, spans.Ended())
 	fmt.Fprintln(out, "\nThe traceparent each attempt carried to the API:")
 	for _, r := range srv.Requests() {
 		fmt.Fprintf(out, "  retry %s → %d  %s\n", r.Header.Get("X-Botonom-Retry-Count"), r.Status, r.Header.Get("Traceparent"))
 	}
 	return nil
 }
-
-// recorder is a SpanExporter that keeps the spans it is given.
-type recorder struct{ spans []sdktrace.ReadOnlySpan }
-
-func (r *recorder) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
-	r.spans = append(r.spans, spans...)
-	return nil
-}
-
-func (r *recorder) Shutdown(context.Context) error { return nil }
 
 // printTree prints spans as a tree, each span's children and events in the
 // order they happened, with the attributes worth reading.

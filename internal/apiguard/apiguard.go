@@ -60,7 +60,7 @@ func Listing(dir string) ([]string, error) {
 	})
 	var lines []string
 	for _, p := range pkgs {
-		if p.DepOnly || p.Name == "main" || isInternal(p.ImportPath) {
+		if p.DepOnly { // goList named only the public packages
 			continue
 		}
 		pkg, err := imp.Import(p.ImportPath)
