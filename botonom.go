@@ -155,6 +155,11 @@ func WithBaseURL(baseURL string) Option {
 		if u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("WithBaseURL: %q must not have a query or fragment", baseURL)
 		}
+		if u.User != nil {
+			// The token authenticates; a password in the URL would only
+			// travel in every request line a proxy or a log keeps.
+			return fmt.Errorf("WithBaseURL: %s: a user or password in the URL is not supported; the token authenticates", u.Redacted())
+		}
 		if u.Path == "" || u.Path == "/" {
 			// A host alone is the API there, not a 404 "unknown_path" on
 			// every call that looks like a missing resource.

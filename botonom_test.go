@@ -355,3 +355,10 @@ func TestWithBaseURL_KeepsAnEscapedPathAndAddsTheSlash(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "https://proxy.test/botonom/v1/", c.BaseURL())
 }
+
+func TestWithBaseURL_RefusesAUserOrPasswordAndNeverShowsIt(t *testing.T) {
+	_, err := NewClient(testToken, WithBaseURL("https://me:hunter2@api.test/v1/"))
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.ErrorContains(t, err, "user or password")
+	assert.NotContains(t, err.Error(), "hunter2")
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -615,7 +616,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 // An attempt's span names the server as the semantic conventions ask: the
 // scheme's port when the base URL has none, url.full without the password
-// a base URL may carry, and error.type the Go type of a transport error,
+// a request given to Client.Do may carry (WithBaseURL refuses one), and error.type the Go type of a transport error,
 // on the attempt and on the wait before its retry (where net/http has
 // wrapped it in a *url.Error).
 func TestInstrument_ServerAndURLAttributes(t *testing.T) {
@@ -629,13 +630,14 @@ func TestInstrument_ServerAndURLAttributes(t *testing.T) {
 	})
 	tests := []struct {
 		base, agent string
+		userinfo    bool // the request, given to Do, has a user and password
 		want        map[string]string
 	}{
-		{"http://api.example", "agt_1", map[string]string{
+		{"http://api.example", "agt_1", false, map[string]string{
 			"server.address": "api.example", "server.port": "80", "url.full": "http://api.example/v1/agents/agt_1"}},
-		{"https://user:secret-pass@api.example/v1/", "agt_1", map[string]string{
+		{"https://api.example/v1/", "agt_1", true, map[string]string{
 			"server.port": "443", "url.full": "https://REDACTED:REDACTED@api.example/v1/agents/agt_1"}},
-		{"https://api.example:8443", "agt_refused", map[string]string{
+		{"https://api.example:8443", "agt_refused", false, map[string]string{
 			"server.port": "8443", "error.type": "*net.OpError"}},
 	}
 	for _, tt := range tests {
@@ -646,8 +648,21 @@ func TestInstrument_ServerAndURLAttributes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, _, _ = client.Agents.Get(context.Background(), tt.agent)
-			spans := byName(tel.ended(), "GET /agents/{id}")
+			if tt.userinfo {
+				req, err := client.NewRequest(context.Background(), http.MethodGet, "agents/"+tt.agent, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.URL.User = url.UserPassword("user", "secret-pass")
+				_, _ = client.Do(req, nil)
+			} else {
+				_, _, _ = client.Agents.Get(context.Background(), tt.agent)
+			}
+			name := "GET /agents/{id}"
+			if tt.userinfo {
+				name = "GET" // Do has no route
+			}
+			spans := byName(tel.ended(), name)
 			if len(spans) != 1 {
 				t.Fatalf("spans %v, want one attempt", spanNames(tel.ended()))
 			}
