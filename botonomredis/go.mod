@@ -1,6 +1,6 @@
 module github.com/botonom/botonom-go/botonomredis
 
-go 1.23.0
+go 1.26.0
 
 require (
 	github.com/botonom/botonom-go v0.0.0-00010101000000-000000000000

@@ -1,6 +1,6 @@
 module github.com/botonom/botonom-go/examples/frameworks
 
-go 1.23.0
+go 1.26.0
 
 // The recipes use the SDK in this repository, not a published version.
 replace github.com/botonom/botonom-go => ../..
