@@ -70,13 +70,10 @@
 //
 // # Go and OpenTelemetry versions
 //
-// The module requires OpenTelemetry Go v1.38.0, the last release whose
-// modules still build with Go 1.23, the oldest Go the SDK supports (its
-// range-over-func iterators need 1.23). v1.39 and later require Go 1.24,
-// and v1.47 Go 1.26: requiring one of those would force every user of
-// this module onto that Go, for no feature this package uses (the HTTP
-// semantic conventions it follows, v1.37.0, ship with v1.38.0). A program
-// that wants a newer OpenTelemetry simply requires it: Go's minimum
+// Like the SDK, the module supports the two newest Go releases (its go.mod
+// says go 1.26.0) and requires the newest OpenTelemetry Go that builds on
+// that floor, v1.47.0; it follows the HTTP semantic conventions v1.37.0. A
+// program that wants a newer OpenTelemetry simply requires it: Go's minimum
 // version selection then builds this package with that release, whose API
 // is backward compatible.
 package otelbotonom
