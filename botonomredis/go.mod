@@ -3,7 +3,7 @@ module github.com/botonom/botonom-go/botonomredis
 go 1.26.0
 
 require (
-	github.com/botonom/botonom-go v0.0.0-00010101000000-000000000000
+	github.com/botonom/botonom-go v0.1.0
 	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/redis/go-redis/v9 v9.23.0
 )
@@ -18,5 +18,7 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 )
 
-// The tests use the SDK in this repository, not a published version.
+// Inside the repository the SDK is this checkout; a published release
+// requires the release above (scripts/release sets it), and dependents ignore
+// replace.
 replace github.com/botonom/botonom-go => ../

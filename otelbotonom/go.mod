@@ -3,7 +3,7 @@ module github.com/botonom/botonom-go/otelbotonom
 go 1.26.0
 
 require (
-	github.com/botonom/botonom-go v0.0.0-00010101000000-000000000000
+	github.com/botonom/botonom-go v0.1.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
@@ -29,5 +29,7 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 )
 
-// The tests use the SDK in this repository, not a published version.
+// Inside the repository the SDK is this checkout; a published release
+// requires the release above (scripts/release sets it), and dependents ignore
+// replace.
 replace github.com/botonom/botonom-go => ../

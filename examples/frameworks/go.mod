@@ -2,11 +2,12 @@ module github.com/botonom/botonom-go/examples/frameworks
 
 go 1.26.0
 
-// The recipes use the SDK in this repository, not a published version.
+// Inside the repository the recipes use the SDK of this checkout, which
+// stands in for the release required below.
 replace github.com/botonom/botonom-go => ../..
 
 require (
-	github.com/botonom/botonom-go v0.0.0-00010101000000-000000000000
+	github.com/botonom/botonom-go v0.1.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/labstack/echo/v4 v4.16.5

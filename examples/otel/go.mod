@@ -3,8 +3,8 @@ module github.com/botonom/botonom-go/examples/otel
 go 1.26.0
 
 require (
-	github.com/botonom/botonom-go v0.0.0-00010101000000-000000000000
-	github.com/botonom/botonom-go/otelbotonom v0.0.0-00010101000000-000000000000
+	github.com/botonom/botonom-go v0.1.0
+	github.com/botonom/botonom-go/otelbotonom v0.1.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/exporters/stdout/stdoutmetric v1.47.0
 	go.opentelemetry.io/otel/exporters/stdout/stdouttrace v1.47.0
@@ -32,8 +32,8 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 )
 
-// The example runs the SDK and otelbotonom in this repository, not
-// published versions.
+// Inside the repository the example runs the SDK and otelbotonom of this
+// checkout, which stand in for the releases required above.
 replace (
 	github.com/botonom/botonom-go => ../../
 	github.com/botonom/botonom-go/otelbotonom => ../../otelbotonom
