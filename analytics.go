@@ -55,7 +55,7 @@ type Usage struct {
 }
 
 // validate checks what the SDK can know: the window's order. The
-// granularity is sent as given (DESIGN: enums the API may grow), so one the
+// granularity is sent as given (an enum the API may grow), so one the
 // API adds later works; the API answers 400 naming granularity for one it
 // does not know.
 func (o *UsageOptions) validate() error {

@@ -46,13 +46,13 @@ const (
 	benchAgentID = "agt_abc123"
 )
 
-// benchMessageJSON is DESIGN.md's answer to a send.
+// benchMessageJSON is the documented answer to a send.
 var benchMessageJSON = []byte(`{"id":"msg_789","status":"delivered","agent_id":"agt_abc123","created_at":"2026-02-18T14:30:00Z"}`)
 
-// benchAgentJSON is DESIGN.md's typical agent.
+// benchAgentJSON is the documented typical agent.
 var benchAgentJSON = []byte(`{"id":"agt_abc123","name":"Reservations","description":"Books restaurant tables","status":"online","skills":["calendar","booking"],"created_at":"2026-01-05T09:00:00Z","updated_at":"2026-02-18T14:30:00Z"}`)
 
-// benchSendRequest is the DESIGN.md quick-start message.
+// benchSendRequest is the quick start's message.
 func benchSendRequest() *SendMessageRequest {
 	return &SendMessageRequest{
 		Content:  "Book a table for 4 at 7pm tomorrow",

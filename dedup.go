@@ -78,11 +78,11 @@ type DedupClaim struct {
 var ErrDedupClaimLost = errors.New("botonom: de-duplication claim lost to a newer delivery")
 
 // DedupStore records which webhook events are being processed and which are
-// done, so that a handler given WithDeduplication runs fn once per event ID
-// (DESIGN §7). Each method is one atomic step, safe for concurrent use by
-// many handlers; a store is one namespace: handlers that share it share one
-// record of what was processed. NewMemoryDedupStore is one for a single
-// process; the botonomredis module has one for many replicas.
+// done, so that a handler given WithDeduplication runs fn once per event ID.
+// Each method is one atomic step, safe for concurrent use by many handlers;
+// a store is one namespace: handlers that share it share one record of what
+// was processed. NewMemoryDedupStore is one for a single process; the
+// botonomredis module has one for many replicas.
 //
 // Use it directly to de-duplicate without WebhookHandler (see the example
 // of ConstructEvent with a store): Claim, then process, then Done on
@@ -150,9 +150,9 @@ func WithDedupFailOpen() DedupOption {
 }
 
 // WithDeduplication makes WebhookHandler process each event ID once, across
-// redeliveries and concurrent deliveries, with store as the record (DESIGN
-// §7). After the signature is verified (a forged delivery never reaches
-// the store) the handler claims the event ID:
+// redeliveries and concurrent deliveries, with store as the record. After
+// the signature is verified (a forged delivery never reaches the store) the
+// handler claims the event ID:
 //
 //   - claimed now: it runs fn with a context that ends before the lease
 //     (WithDedupLease); on success it marks the event done (kept

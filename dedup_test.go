@@ -223,7 +223,7 @@ func (s *scriptedStore) Calls() []string {
 	return append([]string(nil), s.calls...)
 }
 
-// The outcome table of DESIGN §7, row by row, with the store's answer
+// The outcome table of WithDeduplication's doc, row by row, with the store's answer
 // scripted.
 func TestWebhookHandler_DeduplicationOutcomes(t *testing.T) {
 	claimed := DedupClaim{Status: DedupClaimed, Token: "tok1"}

@@ -17,7 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The test vector of DESIGN.md §2 "Webhook deliveries".
+// The test vector of the API documentation's "Webhook deliveries" (its
+// secret is api/openapi.yaml's example).
 const (
 	vectorSecret = "whsec_your_secret_here"
 	vectorBody   = `{"id":"evt_1","type":"agent.task.completed","created_at":"2024-02-18T14:30:00Z","data":{"id":"tsk_001","agent_id":"agt_abc123","status":"completed"}}`

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// envelope is a delivery body of DESIGN.md §2 "Webhook deliveries".
+// envelope is a delivery body as the API documents it ("Webhook deliveries").
 func envelope(typ EventType, data string) string {
 	return fmt.Sprintf(`{"id": "evt_1", "type": %q, "created_at": "2026-02-18T14:30:05Z", "data": %s}`, typ, data)
 }

@@ -78,7 +78,7 @@ func TestWebhooksRegister_BadInputSendsNothing(t *testing.T) {
 }
 
 // An event name the API added after this SDK is sent as given: which names
-// exist is the API's to say (DESIGN §2).
+// exist is the API's to say.
 func TestWebhooksRegister_SendsEventNamesThisSDKDoesNotKnow(t *testing.T) {
 	c, mt := setup(t)
 	handle(mt, "POST", "webhooks", 201,

@@ -64,7 +64,8 @@ func countOperations(doc *openapi3.T) int {
 	return n
 }
 
-// The examples of DESIGN.md §2 fit the schemas they illustrate.
+// The API documentation's examples of every object fit the schemas they
+// illustrate.
 func TestSpec_DesignExamplesMatchSchemas(t *testing.T) {
 	doc := loadSpec(t)
 	examples := map[string]string{

@@ -327,7 +327,7 @@ func TestUpdateSkills_InstallsAndRemovesIdempotently(t *testing.T) {
 	requireAPIError(t, err, 404, "not_found_error", "id")
 }
 
-// The SDK sends any well-formed event name (DESIGN §2); the fake, like the
+// The SDK sends any well-formed event name (the API may add events); the fake, like the
 // API, refuses one it does not know, naming events. (The request is outside
 // api/openapi.yaml's enum on purpose, hence WithoutSpecValidation.)
 func TestRegisterWebhook_UnknownEventIsTheServersToRefuse(t *testing.T) {
