@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -53,11 +54,61 @@ func newRedis(t *testing.T) *redis.Client {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("no Redis answers at %s (REDIS_ADDR) and CI is set, so this fails rather than skips; start one with scripts/redis-up: %v", redisAddr(), probeErr)
 		}
-		t.Skipf("skipping: no Redis answers at %s (set REDIS_ADDR, or start one with scripts/redis-up): %v", redisAddr(), probeErr)
+		skipForRedis(t, fmt.Sprintf("no Redis answers at %s (set REDIS_ADDR, or start one with scripts/redis-up): %v", redisAddr(), probeErr))
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr()})
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
+}
+
+// redisSkips counts the tests skipped for want of Redis, and why, for
+// TestMain to say so on stderr: t.Skip alone is silent without -v.
+var redisSkips struct {
+	sync.Mutex
+	n   int
+	why string
+}
+
+// skipForRedis skips the test for want of Redis, counted for TestMain.
+func skipForRedis(t *testing.T, why string) {
+	t.Helper()
+	redisSkips.Lock()
+	redisSkips.n++
+	redisSkips.why = why
+	redisSkips.Unlock()
+	t.Skip("skipping: " + why)
+}
+
+// TestMain runs the tests, then says on stderr how many were skipped for
+// want of Redis and how to start one.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if redisSkips.n > 0 {
+		fmt.Fprintf(os.Stderr, "botonomredis: tests skipped for want of Redis: %d (%s); start Redis with scripts/redis-up (with CI set they fail instead)\n", redisSkips.n, redisSkips.why)
+	}
+	os.Exit(code)
+}
+
+// TestSkipsWithoutRedis_SayOnStderrHowToStartRedis runs this test binary
+// again, on one Redis test, with no Redis at REDIS_ADDR and CI unset: the
+// test skips, and the binary says so on stderr (which go test shows even
+// without -v in a package's directory) with the command that starts Redis.
+func TestSkipsWithoutRedis_SayOnStderrHowToStartRedis(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestLimiter_TwoClientsShareOneLimit$")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CI=") && !strings.HasPrefix(kv, "REDIS_ADDR=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "REDIS_ADDR=127.0.0.1:1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the test binary failed without Redis (it should skip): %v\n%s", err, stderr.String())
+	}
+	if got := stderr.String(); !strings.Contains(got, "tests skipped for want of Redis: 1 (no Redis answers at 127.0.0.1:1") || !strings.Contains(got, "scripts/redis-up") {
+		t.Errorf("stderr without Redis:\n%s\nwant the count of skipped tests, the address and scripts/redis-up", got)
+	}
 }
 
 // deadRedis returns a client of an address where nothing listens, which
