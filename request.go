@@ -172,6 +172,7 @@ type callInfo struct {
 	firstRetryCount [1]string             // X-Botonom-Retry-Count of the first attempt
 	rreq            retryablehttp.Request // the request as the retry loop sees it
 	body            capped.Reader         // the success body, under the size cap
+	shown           http.Request          // the Response's request, without the token
 	drain           io.LimitedReader      // what drainAndClose reads of the body
 }
 
@@ -221,7 +222,7 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, e
 		rreq.SetResponseHandler(decodeAnswer)
 	}
 	hresp, err := c.hc.Do(rreq)
-	defer forgetToken(req, hresp) // after the body is closed (defers run last first)
+	defer forgetToken(hresp, &info.shown) // after the body is closed (defers run last first)
 	if hresp != nil {
 		defer drainAndClose(hresp.Body, &info.drain)
 		resp = newResponse(hresp, info.rate)
@@ -289,14 +290,28 @@ func (e *decodeError) Error() string {
 
 func (e *decodeError) Unwrap() error { return e.err }
 
-// forgetToken takes the token out of the requests the caller can reach from
-// the Response (resp.Request, and through redirects its Response.Request
-// chain), so that no deep print of a Response shows it. They are the
-// SDK's own requests, done with: no copy is needed.
-func forgetToken(req *http.Request, resp *http.Response) {
-	delete(req.Header, "Authorization")
+// forgetToken replaces the requests the caller can reach from resp
+// (resp.Request, and through redirects its Response.Request chain) by
+// copies without the token, so that no deep print of a Response shows it.
+// Copies, never deletes: net/http's writer of an attempt may still be
+// reading that request's header map after its answer came (a server that
+// answers before it has read the request), so no map that was sent is
+// written. shown is scratch space for the first copy (the call's, in
+// callInfo); the copies share the header values, which nothing writes.
+func forgetToken(resp *http.Response, shown *http.Request) {
 	for ; resp != nil && resp.Request != nil; resp = resp.Request.Response {
-		delete(resp.Request.Header, "Authorization")
+		sent := resp.Request
+		if shown == nil {
+			shown = new(http.Request)
+		}
+		*shown = *sent
+		shown.Header = make(http.Header, len(sent.Header))
+		for k, v := range sent.Header {
+			if !strings.EqualFold(k, "Authorization") {
+				shown.Header[k] = v
+			}
+		}
+		resp.Request, shown = shown, nil
 	}
 }
 

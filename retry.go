@@ -176,14 +176,19 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 // wait decide chose.
 func noBackoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 }
 
-// prepareRetry runs before each retry, after the previous answer was
-// drained: it sleeps the wait decide chose (ending early with the context)
-// and gives the retry a fresh copy of the body from GetBody.
+// prepareRetry runs before each retry, on a new shallow copy of the
+// request, after the previous answer was drained: it sleeps the wait
+// decide chose (ending early with the context) and gives the retry its own
+// header map and a fresh copy of the body from GetBody. net/http's writer
+// of the previous attempt may still be reading that attempt's map (a
+// server that answers before it has read the request): numberAttempt
+// writes into the retry's own.
 func (c *Client) prepareRetry(req *http.Request) error {
 	info := callInfoFrom(req.Context())
 	if err := c.sleep(info, info.decision.wait); err != nil {
 		return err
 	}
+	req.Header = req.Header.Clone()
 	if req.GetBody == nil || req.Body == nil || req.Body == http.NoBody {
 		return nil
 	}
@@ -217,8 +222,7 @@ func numberAttempt(_ retryablehttp.Logger, req *http.Request, attempt int) {
 	info.attempt = attempt
 	if attempt == 0 {
 		// The call's own "0", not a slice shared with other requests; a
-		// retry gets a new slice, so the one an earlier attempt may still
-		// be writing is never changed under it.
+		// retry writes a new slice into its own map (prepareRetry).
 		info.firstRetryCount[0] = "0"
 		req.Header[headerRetryCount] = info.firstRetryCount[:]
 		return
