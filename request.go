@@ -102,13 +102,18 @@ func addHeaders(h http.Header, headers []header) {
 
 // Do sends req (built by NewRequest, or by hand with the same headers),
 // retrying as the client's policy allows, and decodes a 2xx JSON answer
-// into v (if not nil); a 2xx with no body (a 204, say) leaves v untouched.
+// into v, which must be a non-nil pointer, or nil to discard the body
+// (anything else is an error matching ErrInvalidArgument, and nothing is
+// sent); a 2xx with no body (a 204, say) leaves v untouched.
 // Any non-2xx answer is returned as *APIError or *RateLimitError, together
 // with the Response. opts apply to this call only, as for the endpoint
 // methods. Do is the escape hatch for endpoints the SDK does not wrap yet.
 func (c *Client) Do(req *http.Request, v any, opts ...Option) (*Response, error) {
 	if req == nil || req.URL == nil {
 		return nil, invalidArgf("Do: nil request")
+	}
+	if rv := reflect.ValueOf(v); v != nil && (rv.Kind() != reflect.Pointer || rv.IsNil()) {
+		return nil, invalidArgf("Do: v is %T, not a non-nil pointer (nil discards the body)", v)
 	}
 	cfg, err := c.callConfig("Do", opts)
 	if err != nil {

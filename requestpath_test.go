@@ -3,10 +3,13 @@ package botonom
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,4 +106,108 @@ func TestRetry_AnswerBeforeTheRequestIsReadRacesNoHeaderMap(t *testing.T) {
 	wg.Wait()
 	assert.GreaterOrEqual(t, s.count(), calls, "every call was sent")
 	assert.Positive(t, limited.Load(), "calls answered 429 to the end")
+}
+
+// Do decodes into a non-nil pointer, or discards with a nil v; anything
+// else is refused before a request is sent (it used to be sent, retried,
+// then panic inside reflect).
+func TestDo_VThatIsNotAPointerIsRefusedBeforeSending(t *testing.T) {
+	srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		fmt.Fprint(w, `{"id":"agt_1"}`)
+	})
+	c := srv.client(t)
+	for name, v := range map[string]any{
+		"struct":            Agent{},
+		"map":               map[string]any{},
+		"string":            "x",
+		"typed nil pointer": (*Agent)(nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, err := c.NewRequest(context.Background(), http.MethodGet, "agents/agt_1", nil)
+			require.NoError(t, err)
+			resp, err := c.Do(req, v)
+			assert.ErrorIs(t, err, ErrInvalidArgument)
+			assert.Nil(t, resp)
+		})
+	}
+	assert.Zero(t, srv.count(), "nothing is sent")
+
+	req, err := c.NewRequest(context.Background(), http.MethodGet, "agents/agt_1", nil)
+	require.NoError(t, err)
+	resp, err := c.Do(req, nil)
+	require.NoError(t, err, "nil discards the body")
+	assert.Equal(t, 200, resp.StatusCode)
+	var agent Agent
+	req, err = c.NewRequest(context.Background(), http.MethodGet, "agents/agt_1", nil)
+	require.NoError(t, err)
+	_, err = c.Do(req, &agent)
+	require.NoError(t, err)
+	assert.Equal(t, "agt_1", agent.ID)
+	assert.Equal(t, 2, srv.count())
+}
+
+// A response with a nil Body — from a caller's RoundTripper (net/http's
+// Client accepts that) or from a middleware answering on its own — is an
+// empty body, with or without WithTimeout; a nil response with a nil error
+// is an error. None panics.
+func TestDo_NilResponseBodyIsAnEmptyBody(t *testing.T) {
+	nilBody := func(status int) func(*http.Request) (*http.Response, error) {
+		return func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: status, Header: http.Header{}, Request: r}, nil
+		}
+	}
+	viaTransport := func(status int) []Option {
+		return []Option{WithHTTPClient(&http.Client{Transport: roundTripFunc(nilBody(status))})}
+	}
+	viaMiddleware := func(status int) []Option {
+		return []Option{WithMiddleware(func(r *http.Request, _ MiddlewareNext) (*http.Response, error) { return nilBody(status)(r) })}
+	}
+	for name, opts := range map[string]func(int) []Option{"caller's RoundTripper": viaTransport, "middleware": viaMiddleware} {
+		for _, timeout := range []time.Duration{0, time.Minute} {
+			t.Run(fmt.Sprintf("%s, WithTimeout(%v)", name, timeout), func(t *testing.T) {
+				o := append(opts(200), WithBaseURL("https://api.example.test/v1/"), WithMaxRetries(1), WithRetryWait(time.Millisecond, time.Millisecond))
+				if timeout > 0 {
+					o = append(o, WithTimeout(timeout))
+				}
+				c, err := NewClient(testToken, o...)
+				require.NoError(t, err)
+				req, err := c.NewRequest(context.Background(), http.MethodGet, "agents/agt_1", nil)
+				require.NoError(t, err)
+				var v map[string]any
+				resp, err := c.Do(req, &v)
+				require.NoError(t, err)
+				assert.Equal(t, 200, resp.StatusCode)
+				assert.Nil(t, v, "an empty body leaves v untouched")
+
+				_, _, err = c.Agents.Get(context.Background(), "agt_1")
+				assert.ErrorContains(t, err, "empty body")
+
+				o = append(opts(503), o[1:]...)
+				c, err = NewClient(testToken, o...)
+				require.NoError(t, err)
+				_, resp, err = c.Agents.Get(context.Background(), "agt_1")
+				assert.ErrorIs(t, err, ErrServer)
+				require.NotNil(t, resp)
+				assert.Equal(t, 503, resp.StatusCode)
+			})
+		}
+	}
+	c, err := NewClient(testToken, WithMiddleware(func(*http.Request, MiddlewareNext) (*http.Response, error) { return nil, nil }), WithMaxRetries(0))
+	require.NoError(t, err)
+	_, _, err = c.Agents.Get(context.Background(), "agt_1")
+	assert.ErrorContains(t, err, "neither an answer nor an error")
+}
+
+// An https:// base URL against a plain-HTTP server is a TLS failure like
+// any other: not retried (matched once, by http.ErrSchemeMismatch, in
+// retryableTransportError).
+func TestRetry_HTTPAnswerToHTTPSIsNotRetried(t *testing.T) {
+	s := newRawServer(t, func(int) string { return "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n" })
+	c, err := NewClient(testToken, WithBaseURL(strings.Replace(s.url, "http://", "https://", 1)),
+		WithMaxRetries(3), WithRetryWait(time.Millisecond, time.Millisecond))
+	require.NoError(t, err)
+	_, _, err = c.Agents.Get(context.Background(), "agt_1")
+	assert.ErrorIs(t, err, http.ErrSchemeMismatch)
+	assert.NotContains(t, err.Error(), "attempts")
+	assert.Equal(t, 1, s.count(), "one connection: not retried")
 }

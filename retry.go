@@ -251,8 +251,10 @@ func retryableRequest(req *http.Request) bool {
 // retryableTransportError reports whether an error without a (whole) answer
 // may be retried: not TLS failures, redirect-policy failures, the SDK's own
 // pre-send errors or a 2xx body that arrived whole but does not decode,
-// which would fail the same way again; a body cut short may be. Each is matched by
-// its type, never by its text.
+// which would fail the same way again; a body cut short may be. Each is
+// matched by its type or sentinel, never by its text. (An https:// URL
+// answered in plain HTTP is a tls.RecordHeaderError that net/http's Client
+// turns into http.ErrSchemeMismatch.)
 func retryableTransportError(err error) bool {
 	var stop *stopError
 	var redirect *redirectError
@@ -265,7 +267,7 @@ func retryableTransportError(err error) bool {
 	if errors.As(err, &decode) {
 		return !decode.whole
 	}
-	return !errors.As(err, &stop) && !errors.As(err, &redirect) &&
+	return !errors.Is(err, http.ErrSchemeMismatch) && !errors.As(err, &stop) && !errors.As(err, &redirect) &&
 		!errors.As(err, &certErr) && !errors.As(err, &recErr) &&
 		!errors.As(err, &authErr) && !errors.As(err, &hostErr) && !errors.As(err, &invErr)
 }

@@ -147,11 +147,17 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.WithContext(actx)
 	}
 	resp, err := t.chain(req, info, cfg.middleware)
+	if err == nil && resp == nil {
+		err = errors.New("the transport or a middleware returned neither an answer nor an error")
+	}
 	if err != nil {
 		if cancel != nil {
 			cancel()
 		}
 		return nil, err
+	}
+	if resp.Body == nil { // net/http's Client accepts that from a RoundTripper: an empty body
+		resp.Body = http.NoBody
 	}
 	if cancel != nil {
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
