@@ -244,9 +244,11 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, e
 
 // decodeAnswer runs in the retry loop, on the answer the loop would end
 // with: it decodes a 2xx body into the call's v there, so that a body that
-// fails to arrive whole (cut, reset, timed out) is a failed attempt like a
-// dropped connection — retried under the same rules and budget — while one
-// that arrives whole but is not the expected JSON is final.
+// fails to arrive whole (cut, reset, timed out: a read of it failed) is a
+// failed attempt like a dropped connection — retried under the same rules
+// and budget — while one read to its end that is not the expected JSON
+// (whatever the decode error: syntax, type, a field's UnmarshalJSON, the
+// size cap) is final.
 func decodeAnswer(resp *http.Response) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil // decide has turned it into its error
@@ -263,26 +265,19 @@ func decodeAnswer(resp *http.Response) error {
 	if err == nil {
 		return nil
 	}
-	whole := true
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case err == io.EOF: // no body at all
+	if err == io.EOF { // no body at all
 		if info.allowEmpty {
 			return nil
 		}
 		err = errors.New("empty body")
-	case errors.As(err, &syntaxErr), errors.As(err, &typeErr), errors.Is(err, capped.ErrTooLarge):
-	default: // a read that failed: the body did not arrive whole
-		whole = false
 	}
-	return &decodeError{requestID: headerValue(resp.Header, headerRequestID), err: err, whole: whole}
+	return &decodeError{requestID: headerValue(resp.Header, headerRequestID), err: err, whole: info.body.ReadErr == nil}
 }
 
 // decodeError is a 2xx answer whose body did not decode. Whole says it
-// arrived whole (not JSON, the wrong shape, over the size cap): repeating
-// the request would not help. Otherwise it was cut short, and the attempt
-// failed like a dropped connection.
+// was read to its end, or to the size cap, without a failed read:
+// repeating the request would not help. Otherwise it was cut short, and
+// the attempt failed like a dropped connection.
 type decodeError struct {
 	requestID string
 	err       error

@@ -211,3 +211,35 @@ func TestRetry_HTTPAnswerToHTTPSIsNotRetried(t *testing.T) {
 	assert.NotContains(t, err.Error(), "attempts")
 	assert.Equal(t, 1, s.count(), "one connection: not retried")
 }
+
+// A 2xx body read to its end that does not decode is final after exactly
+// one request, whatever the decode error — here a field's UnmarshalJSON
+// (time.Time refusing "yesterday"), and JSON that stops early in a body
+// of exactly its Content-Length — for a GET and a POST with its key alike.
+// (A body whose read fails is cut short and retried:
+// TestFault_ConnectionClosedHalfwayThroughTheAnswer.)
+func TestDecode_WholeBodyThatDoesNotDecodeIsFinal(t *testing.T) {
+	for name, body := range map[string]string{
+		"UnmarshalJSON error":  `{"id":"x","created_at":"yesterday"}`,
+		"JSON cut, body whole": `{"id":"x",`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("X-Request-Id", "req_whole")
+				w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+				if r.Method == http.MethodPost {
+					w.WriteHeader(201)
+				}
+				_, _ = io.WriteString(w, body)
+			})
+			c := srv.client(t, WithMaxRetries(3))
+			_, _, err := c.Agents.Get(context.Background(), "agt_1")
+			assert.ErrorContains(t, err, "decode response (request req_whole)")
+			assert.Equal(t, 1, srv.count(), "GET: one request")
+
+			_, _, err = c.Agents.SendMessage(context.Background(), "agt_1", &SendMessageRequest{Content: "hi"})
+			assert.ErrorContains(t, err, "decode response (request req_whole)")
+			assert.Equal(t, []string{"GET", "POST"}, srv.methods(), "POST: one request")
+		})
+	}
+}
