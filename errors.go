@@ -59,7 +59,7 @@ type APIError struct {
 	Message    string // human-readable, from the API
 	Param      string // the request field at fault, if any
 	RequestID  string // X-Request-Id of the answer: quote it to support
-	Attempts   int    // attempts made, retries included (0 when nothing was sent)
+	Attempts   int    // requests sent: attempts, retries and redirect hops included (0 when nothing was sent)
 }
 
 // Error formats the error as "botonom: 400 invalid_request_error/missing_field:

@@ -105,10 +105,10 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithTimeout bounds each attempt (connect, send, read the whole answer)
-// to d, in place of DefaultTimeout. An attempt that runs out is retried
-// as a transport error would be. The whole call, retries and waits
-// included, is bounded by the context.
+// WithTimeout bounds each attempt (connect, send, read the whole answer),
+// its redirect hops included, to d, in place of DefaultTimeout. An attempt
+// that runs out is retried as a transport error would be. The whole call,
+// retries and waits included, is bounded by the context.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -173,7 +173,8 @@ func WithMaxResponseSize(n int64) Option {
 	}
 }
 
-// WithLimiter makes every attempt wait for l first: a client-side throttle
+// WithLimiter makes every request sent (each attempt, and each redirect
+// hop within it) wait for l first: a client-side throttle
 // such as *rate.Limiter from golang.org/x/time/rate, or the Redis-backed
 // limiter in the botonomredis module (NewLimiter) for many replicas sharing one token.
 func WithLimiter(l Limiter) Option {

@@ -167,6 +167,7 @@ type callInfo struct {
 	retryable   bool           // may be retried after a 5xx or transport error
 	keyed       bool           // a POST with an Idempotency-Key
 	attempt     int            // the attempt under way, from 0
+	deadline    time.Time      // the attempt's, for all its redirect hops (zero: not set yet)
 	sent        int            // requests sent so far
 	budgetSpent int            // retry-budget tokens this call took
 	rate        Rate           // the rate-limit headers of the latest answer

@@ -243,3 +243,45 @@ func TestDecode_WholeBodyThatDoesNotDecodeIsFinal(t *testing.T) {
 		})
 	}
 }
+
+// WithTimeout bounds one attempt, its redirect hops included: five hops
+// of 60 ms each under WithTimeout(150ms) run out (they used to succeed,
+// each hop getting its own 150 ms).
+func TestTimeout_WithTimeoutBoundsTheAttemptsRedirectHops(t *testing.T) {
+	srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		time.Sleep(60 * time.Millisecond)
+		if n < 4 {
+			http.Redirect(w, r, fmt.Sprintf("/v1/agents/hop%d", n+1), http.StatusFound)
+			return
+		}
+		writeStatus(w, 200)
+	})
+	c := srv.client(t, WithMaxRetries(0))
+	_, _, err := c.Agents.Get(context.Background(), "hop0", WithTimeout(150*time.Millisecond))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, srv.count(), 5, "the hops after the deadline are not sent")
+}
+
+// A redirect hop is a request sent within its attempt: it counts in
+// Attempts, waits for the Limiter, and carries its attempt's
+// X-Botonom-Retry-Count.
+func TestRedirect_HopsCountAsRequestsSentWithinTheirAttempt(t *testing.T) {
+	srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		switch {
+		case r.URL.Path == "/v1/agents/start":
+			http.Redirect(w, r, "/v1/agents/end", http.StatusFound)
+		case n == 1:
+			writeStatus(w, 503)
+		default:
+			writeStatus(w, 404)
+		}
+	})
+	lim := &countingLimiter{}
+	_, _, err := srv.client(t, WithMaxRetries(1), WithLimiter(lim)).Agents.Get(context.Background(), "start")
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 404, apiErr.StatusCode)
+	assert.Equal(t, 4, apiErr.Attempts, "two attempts of two requests each")
+	assert.Equal(t, 4, int(lim.calls.Load()), "the Limiter is asked before every request sent")
+	assert.Equal(t, []string{"0", "0", "1", "1"}, srv.header(headerRetryCount), "a hop carries its attempt's number")
+}

@@ -216,10 +216,12 @@ func sleepFor(ctx context.Context, d time.Duration) error {
 }
 
 // numberAttempt runs before each attempt: it numbers the attempt in
-// X-Botonom-Retry-Count and for decide.
+// X-Botonom-Retry-Count and for decide, and clears the previous attempt's
+// deadline (the transport sets the new one at the first request sent).
 func numberAttempt(_ retryablehttp.Logger, req *http.Request, attempt int) {
 	info := callInfoFrom(req.Context())
 	info.attempt = attempt
+	info.deadline = time.Time{}
 	if attempt == 0 {
 		// The call's own "0", not a slice shared with other requests; a
 		// retry writes a new slice into its own map (prepareRetry).

@@ -121,9 +121,13 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 	return func() http.RoundTripper { return g }
 }
 
-// transport runs around every attempt, in this order: the Limiter, the
-// per-attempt timeout, the middleware (outermost first), then logging and
-// the network; on the way back it records the rate-limit headers. It has
+// transport runs around every request sent, in this order: the Limiter,
+// the per-attempt timeout, the middleware (outermost first), then logging
+// and the network; on the way back it records the rate-limit headers. A
+// redirect hop is a request sent within its attempt: it waits for the
+// Limiter, runs the middleware, counts in Attempts and carries its
+// attempt's X-Botonom-Retry-Count (net/http copies the headers), under the
+// attempt's one deadline. It has
 // no CloseIdleConnections on purpose: retryablehttp calls it on every
 // failed call, which would drop the whole pool.
 type transport struct {
@@ -142,8 +146,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var cancel context.CancelFunc
 	if timeout := cmp.Or(cfg.timeout, t.defaultTimeout); timeout > 0 {
+		// RoundTrip runs once per redirect hop: the first hop of an
+		// attempt sets its deadline (numberAttempt clears it), the others
+		// share it.
+		if info.deadline.IsZero() {
+			info.deadline = time.Now().Add(timeout)
+		}
 		var actx context.Context
-		actx, cancel = context.WithTimeout(req.Context(), timeout)
+		actx, cancel = context.WithDeadline(req.Context(), info.deadline)
 		req = req.WithContext(actx)
 	}
 	resp, err := t.chain(req, info, cfg.middleware)
