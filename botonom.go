@@ -39,11 +39,13 @@ const (
 	// 30 s. The API's answers are acknowledgements (a message queued, a
 	// page of a list), not long generations: a healthy answer takes well
 	// under a second, so 30 s is a server that will not answer, with room
-	// for a slow network. On the SDK's own transport it bounds connecting
-	// and the wait for the answer's headers, at no cost per call; with
-	// WithHTTPClient whose http.Client has no Timeout, the whole attempt.
-	// WithTimeout (for the client, or for one call) bounds the whole
-	// attempt, body included.
+	// for a slow network. On the SDK's own transport it bounds connecting,
+	// the wait for each answer's headers, and then the reading of its body
+	// (a body not read whole within 30 s of its headers is closed, and the
+	// attempt fails like a dropped connection); with WithHTTPClient whose
+	// http.Client has no Timeout, the whole attempt. WithTimeout (for the
+	// client, or for one call) bounds the whole attempt, body and redirect
+	// hops included.
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxIdleConnsPerHost is how many keep-alive connections the
 	// default transport keeps to the API: 256, enough for a busy service

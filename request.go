@@ -179,6 +179,7 @@ type callInfo struct {
 	rreq            retryablehttp.Request // the request as the retry loop sees it
 	body            capped.Reader         // the success body, under the size cap
 	shown           http.Request          // the Response's request, without the token
+	watch           *bodyWatch            // bounds the answers' bodies (SDK's transport), from a pool
 	drain           io.LimitedReader      // what drainAndClose reads of the body
 }
 
@@ -227,8 +228,9 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, e
 		info.v = v
 		rreq.SetResponseHandler(decodeAnswer)
 	}
+	defer info.endWatch() // after the last body is closed (defers run last first)
 	hresp, err := c.hc.Do(rreq)
-	defer forgetToken(hresp, &info.shown) // after the body is closed (defers run last first)
+	defer forgetToken(hresp, &info.shown) // after the body is closed
 	if hresp != nil {
 		defer drainAndClose(hresp.Body, &info.drain)
 		resp = newResponse(hresp, info.rate)
@@ -266,13 +268,19 @@ func decodeAnswer(resp *http.Response) error {
 	if err == nil {
 		return nil
 	}
-	if err == io.EOF { // no body at all
+	whole := info.body.ReadErr == nil
+	switch {
+	case err == io.EOF: // no body at all
 		if info.allowEmpty {
 			return nil
 		}
 		err = errors.New("empty body")
+	case !whole:
+		if timedOut := info.bodyTimedOut(); timedOut != nil {
+			err = timedOut
+		}
 	}
-	return &decodeError{requestID: headerValue(resp.Header, headerRequestID), err: err, whole: info.body.ReadErr == nil}
+	return &decodeError{requestID: headerValue(resp.Header, headerRequestID), err: err, whole: whole}
 }
 
 // decodeError is a 2xx answer whose body did not decode. Whole says it

@@ -285,3 +285,79 @@ func TestRedirect_HopsCountAsRequestsSentWithinTheirAttempt(t *testing.T) {
 	assert.Equal(t, 4, int(lim.calls.Load()), "the Limiter is asked before every request sent")
 	assert.Equal(t, []string{"0", "0", "1", "1"}, srv.header(headerRetryCount), "a hop carries its attempt's number")
 }
+
+// A body that stops after the headers: every read of it is bounded by
+// default, on the SDK's own transport (the body within DefaultTimeout of
+// its headers; scaled down here) and on a caller's http.Client without a
+// Timeout (the whole attempt within DefaultTimeout) — a 2xx decoded, a
+// 2xx discarded by Do, a 503's error body, a redirect's body — with
+// context.Background and nothing else to end the call.
+func TestTimeout_DefaultBoundsABodyThatStopsAfterTheHeaders(t *testing.T) {
+	stall := func(status int) func(w http.ResponseWriter, r *http.Request, n int) {
+		return func(w http.ResponseWriter, r *http.Request, n int) {
+			if status == http.StatusFound {
+				w.Header().Set("Location", "/v1/agents/agt_2")
+			}
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(status)
+			fmt.Fprint(w, `{"id":`)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // the rest never comes
+		}
+	}
+	scaled := 100 * time.Millisecond // DefaultTimeout, scaled down
+	clients := map[string]func(t *testing.T, srv *attemptServer) *Client{
+		"SDK's transport": func(t *testing.T, srv *attemptServer) *Client {
+			c := srv.client(t, WithMaxRetries(1))
+			_, tr := sdkTransport(t, c)
+			assert.Equal(t, DefaultTimeout, tr.bodyTimeout)
+			tr.bodyTimeout = scaled
+			return c
+		},
+		"caller's http.Client": func(t *testing.T, srv *attemptServer) *Client {
+			c := srv.client(t, WithMaxRetries(1), WithHTTPClient(&http.Client{}))
+			tr := c.hc.HTTPClient.Transport.(*transport)
+			assert.Equal(t, DefaultTimeout, tr.defaultTimeout)
+			tr.defaultTimeout = scaled
+			return c
+		},
+	}
+	for name, newClient := range clients {
+		t.Run(name, func(t *testing.T) {
+			t.Run("2xx decoded", func(t *testing.T) {
+				srv := newAttemptServer(t, stall(200))
+				_, _, err := newClient(t, srv).Agents.Get(context.Background(), "agt_1")
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				assert.ErrorContains(t, err, "decode response")
+				assert.Equal(t, 2, srv.count(), "a body that does not arrive whole is retried")
+			})
+			t.Run("2xx discarded", func(t *testing.T) {
+				srv := newAttemptServer(t, stall(200))
+				c := newClient(t, srv)
+				req, err := c.NewRequest(context.Background(), http.MethodGet, "agents/agt_1", nil)
+				require.NoError(t, err)
+				resp, err := c.Do(req, nil)
+				require.NoError(t, err, "the answer is a 200: the body is drained, then closed")
+				assert.Equal(t, 200, resp.StatusCode)
+			})
+			t.Run("503 error body", func(t *testing.T) {
+				srv := newAttemptServer(t, stall(503))
+				_, _, err := newClient(t, srv).Agents.Get(context.Background(), "agt_1")
+				assert.ErrorIs(t, err, ErrServer)
+				assert.Equal(t, 2, srv.count())
+			})
+			t.Run("redirect body", func(t *testing.T) {
+				srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+					if r.URL.Path == "/v1/agents/agt_2" {
+						writeStatus(w, 200)
+						return
+					}
+					stall(http.StatusFound)(w, r, n)
+				})
+				start := time.Now()
+				_, _, _ = newClient(t, srv).Agents.Get(context.Background(), "agt_1")
+				assert.Less(t, time.Since(start), 5*time.Second, "net/http reads a redirect's body, under the bound")
+			})
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -55,6 +56,8 @@ func (c *Client) newHTTPClient() *http.Client {
 		// The caller's transport may have no bound at all: the default
 		// bounds the whole attempt (the SDK's own bounds its waits itself).
 		t.defaultTimeout = DefaultTimeout
+	} else if hc == nil {
+		t.bodyTimeout = DefaultTimeout
 	}
 	inner.Transport = t
 	return inner
@@ -136,6 +139,10 @@ type transport struct {
 	// defaultTimeout bounds an attempt without WithTimeout; 0 when the
 	// transport below bounds it (see DefaultTimeout).
 	defaultTimeout time.Duration
+	// bodyTimeout bounds the reading of each answer's body, from its
+	// headers, on the SDK's own transport (which bounds the wait for the
+	// headers) when WithTimeout does not bound the whole attempt.
+	bodyTimeout time.Duration
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -198,6 +205,9 @@ func (t *transport) send(req *http.Request, info *callInfo) (*http.Response, err
 	}
 	info.sent++
 	resp, err := t.next().RoundTrip(req)
+	if err == nil && resp.Body != nil && t.bodyTimeout > 0 && info.cfg.timeout == 0 {
+		info.watchBody(resp.Body, t.bodyTimeout)
+	}
 	if logger != nil {
 		logAttempt(logger, req, resp, err, time.Since(start))
 	}
@@ -236,4 +246,86 @@ func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
+}
+
+// bodyWatch bounds the reading of an answer's body on the SDK's own
+// transport, which bounds only the wait for the headers: a body that does
+// not arrive whole within the bound (a server that stops after the
+// headers) is closed under its reader, whose Read then fails, so the
+// attempt fails like a dropped connection. A context deadline per attempt
+// would do the same at about ten allocations a call; a bodyWatch comes
+// from a pool and costs none. One watches the answers of one call, one at
+// a time: each armed with the next (a retry, a redirect hop).
+type bodyWatch struct {
+	timer *time.Timer
+
+	mu       sync.Mutex
+	body     io.Closer     // the answer's body; nil: nothing watched
+	deadline time.Time     // when body must be read whole
+	bound    time.Duration // the bound body was given
+	fired    bool          // body was closed unread
+}
+
+var bodyWatches = sync.Pool{New: func() any { return new(bodyWatch) }}
+
+// watchBody closes body unless it is closed within d; the call's earlier
+// answer, if watched, is no longer.
+func (info *callInfo) watchBody(body io.Closer, d time.Duration) {
+	w := info.watch
+	if w == nil {
+		w = bodyWatches.Get().(*bodyWatch)
+		info.watch = w
+	}
+	w.mu.Lock()
+	w.body, w.deadline, w.bound, w.fired = body, time.Now().Add(d), d, false
+	w.mu.Unlock()
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, w.expire)
+	} else {
+		w.timer.Reset(d)
+	}
+}
+
+// expire closes the watched body once its deadline has passed. The check
+// makes a late run of the timer, armed for an earlier answer, harmless.
+func (w *bodyWatch) expire() {
+	w.mu.Lock()
+	body := w.body
+	if body == nil || time.Now().Before(w.deadline) {
+		w.mu.Unlock()
+		return
+	}
+	w.body, w.fired = nil, true
+	w.mu.Unlock()
+	_ = body.Close()
+}
+
+// bodyTimedOut returns, after a read of the call's latest answer failed,
+// the error to report if the watch closed it, and nil otherwise.
+func (info *callInfo) bodyTimedOut() error {
+	w := info.watch
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.fired {
+		return nil
+	}
+	return fmt.Errorf("the answer's body did not arrive whole within %v of its headers: %w", w.bound, context.DeadlineExceeded)
+}
+
+// endWatch stops watching at the end of the call (its last answer closed)
+// and gives the watch back to the pool.
+func (info *callInfo) endWatch() {
+	w := info.watch
+	if w == nil {
+		return
+	}
+	info.watch = nil
+	w.timer.Stop()
+	w.mu.Lock()
+	w.body = nil
+	w.mu.Unlock()
+	bodyWatches.Put(w)
 }
