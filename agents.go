@@ -267,9 +267,12 @@ func listPage[T any](ctx context.Context, c *Client, op *Call, path string, quer
 
 // allPages yields every item of a list, one page request at a time,
 // starting at cursor. It requests nothing more once the consumer stops, and
-// yields an error as the last pair.
+// yields an error as the last pair. A next_cursor the list already went
+// through (a server bug, a proxy's cache) would loop forever: the
+// iteration ends with an error after that page's items.
 func allPages[T any](fetch func(cursor string) ([]*T, *Response, error), cursor string) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
+		seen := map[string]bool{cursor: true}
 		for {
 			items, resp, err := fetch(cursor)
 			if err != nil {
@@ -285,6 +288,11 @@ func allPages[T any](fetch func(cursor string) ([]*T, *Response, error), cursor 
 				return
 			}
 			cursor = resp.NextCursor
+			if seen[cursor] {
+				yield(nil, fmt.Errorf("botonom: list: the API answered next_cursor %q again (request %s); stopped rather than loop over the same pages", cursor, resp.RequestID))
+				return
+			}
+			seen[cursor] = true
 		}
 	}
 }
