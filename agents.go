@@ -128,7 +128,9 @@ func (s *AgentsService) List(ctx context.Context, opts *ListAgentsOptions, callO
 
 // ListAll returns every agent, following cursors page by page (page size
 // and filters from opts; callOpts apply to every page's call). It stops requesting as soon as the loop breaks;
-// an error ends the sequence as its last pair.
+// an error ends the sequence as its last pair. A next_cursor the list has
+// already been through ends it with an error after that page's items,
+// rather than loop over the same pages.
 //
 // API: GET /agents
 func (s *AgentsService) ListAll(ctx context.Context, opts *ListAgentsOptions, callOpts ...Option) iter.Seq2[*Agent, error] {
