@@ -80,7 +80,8 @@ type ListAgentsOptions struct {
 	Status AgentStatus `url:"status,omitempty"` // only agents in this status
 }
 
-// ListTasksOptions filters Agents.ListTasks. Times are sent as RFC 3339.
+// ListTasksOptions filters Agents.ListTasks. Times are sent as RFC 3339
+// in UTC, with the fraction of a second they have.
 type ListTasksOptions struct {
 	ListOptions
 	Status        TaskStatus `url:"status,omitempty"`
