@@ -2,6 +2,7 @@ package botonom
 
 import (
 	"context"
+	"crypto/tls"
 	"maps"
 	"net"
 	"net/http"
@@ -24,11 +25,12 @@ import (
 // request fails before it gets a connection, the next waiter goes ahead in
 // its place. A waiter waits no longer than its context.
 //
-// The gate closes again when the connection it opened on is closed (idle
-// timeout, GOAWAY, a failed health check, the server gone): the next burst
-// dials one connection, like the first. It sees the closing through the
-// transport's DialContext, which it wraps (through a proxy, the tunnel's
-// connection); a connection it did not dial leaves the gate open for good.
+// The gate closes again when the HTTP/2 connection it opened on is closed
+// (idle timeout, GOAWAY, a failed health check, the server gone): the next
+// burst dials one connection, like the first. It sees the closing through
+// the transport's DialContext, which it wraps (through a proxy, the
+// tunnel's connection). Opened on an HTTP/1.1 connection, or one it did
+// not dial, the gate stays open for good.
 //
 // Plain http:// requests pass straight through (they never negotiate
 // HTTP/2), and so does every request once its host's gate is open: an
@@ -190,9 +192,13 @@ func (g *hostGate) leave(connected bool, conn net.Conn) {
 	}
 }
 
-// watched returns the watchedConn under conn (a *tls.Conn, or two over a
-// TLS proxy's tunnel), nil when there is none.
+// watched returns the watchedConn under conn, an HTTP/2 *tls.Conn (over
+// a TLS proxy's tunnel, a *tls.Conn over another); nil when there is none
+// or conn speaks HTTP/1.1, whose callers dial as they need anyway.
 func watched(conn net.Conn) *watchedConn {
+	if tc, ok := conn.(*tls.Conn); !ok || tc.ConnectionState().NegotiatedProtocol != "h2" {
+		return nil
+	}
 	for range 3 {
 		switch c := conn.(type) {
 		case *watchedConn:
