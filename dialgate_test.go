@@ -153,31 +153,46 @@ func TestDefaultTransport_BurstOverHTTP1DialsAsNeeded(t *testing.T) {
 }
 
 func TestDefaultTransport_BurstAfterTheConnectionIsGoneOpensOneConnection(t *testing.T) {
-	for name, drop := range map[string]func(t *testing.T, srv *tlsServer, c *Client){
-		"closed by the client": func(t *testing.T, _ *tlsServer, c *Client) {
-			defaultTransportOf(t, c).CloseIdleConnections()
-		},
-		"closed by the server": func(t *testing.T, srv *tlsServer, c *Client) {
+	closedByTheClient := func(t *testing.T, _ *tlsServer, c *Client) {
+		defaultTransportOf(t, c).CloseIdleConnections()
+	}
+	for _, tc := range []struct {
+		name    string
+		proxied bool
+		drop    func(t *testing.T, srv *tlsServer, c *Client)
+	}{
+		{"closed by the client", false, closedByTheClient},
+		{"closed by the client, through a proxy", true, closedByTheClient},
+		{"closed by the server", false, func(t *testing.T, srv *tlsServer, c *Client) {
 			srv.CloseClientConnections()
 			// The client notices the connection gone in its own time.
 			gate := c.hc.HTTPClient.Transport.(*transport).next().(*dialGate).host(strings.TrimPrefix(srv.URL, "https://"))
 			require.Eventually(t, func() bool { return !gate.open.Load() }, 2*time.Second, time.Millisecond,
 				"the gate closes again once the connection is gone")
-		},
+		}},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			srv := newTLSServer(t, true, nil)
-			c := tlsClient(t, srv, nil)
+			var proxy *connectProxy
+			var proxyURL *url.URL
+			if tc.proxied {
+				proxy = newConnectProxy(t)
+				proxyURL, _ = url.Parse(proxy.URL)
+			}
+			c := tlsClient(t, srv, proxyURL)
 			for i, err := range burst(c, 64) {
 				require.NoError(t, err, "call %d", i)
 			}
 			require.Equal(t, int64(1), srv.conns.Load())
-			drop(t, srv, c)
+			tc.drop(t, srv, c)
 			for i, err := range burst(c, 64) {
 				require.NoError(t, err, "call %d", i)
 			}
 			assert.Equal(t, int64(2), srv.conns.Load(), "one new TLS connection for the second burst")
 			assert.Equal(t, map[string]int64{"HTTP/2.0": 128}, srv.protoCounts())
+			if proxy != nil {
+				assert.Equal(t, int64(2), proxy.connects.Load(), "one CONNECT a burst")
+			}
 		})
 	}
 }
