@@ -219,7 +219,7 @@ func (t *transport) send(req *http.Request, info *callInfo) (*http.Response, err
 	}
 	info.sent++
 	resp, err := t.next().RoundTrip(req)
-	if err == nil && resp.Body != nil && t.bodyTimeout > 0 && info.cfg.timeout == 0 {
+	if err == nil && resp != nil && resp.Body != nil && t.bodyTimeout > 0 && info.cfg.timeout == 0 {
 		info.watchBody(resp.Body, t.bodyTimeout)
 	}
 	if logger != nil {
