@@ -258,3 +258,22 @@ func TestValidation_IdempotencyKeyOver255CharactersIs400(t *testing.T) {
 	a = send(t, srv, "POST", "agents/agt_abc123/message", `{"content":"hi"}`, "Idempotency-Key", strings.Repeat("k", 255))
 	assert.Equal(t, 201, a.status)
 }
+
+// A window the spec allows but whose periods leave the years RFC 3339 can
+// write (the last month of 9999 ends in 10000; midnight of year 0 east of
+// UTC is year -1) is a 400 naming the end at fault, never a panic.
+func TestValidation_AUsageWindowBeyondTheYear9999Is400(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	for _, c := range []struct{ query, param string }{
+		{"from=9999-12-01T00:00:00Z&to=9999-12-31T00:00:00Z&granularity=month", "to"},
+		{"from=9999-12-31T22:00:00Z&to=9999-12-31T22:45:00Z&granularity=hour", ""},
+		{"from=0000-01-01T00:00:00%2B01:00&to=0000-02-01T00:00:00Z&granularity=day", "from"},
+	} {
+		a := send(t, srv, "GET", "analytics/usage?"+c.query, "")
+		if c.param == "" {
+			assert.Equal(t, 200, a.status, "%s: %s", c.query, a.body)
+			continue
+		}
+		requireRefused(t, a, "invalid_value", c.param)
+	}
+}
