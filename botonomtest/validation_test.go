@@ -44,7 +44,8 @@ func TestValidation_BadInputIs400NamingTheField(t *testing.T) {
 		{"url not http", "POST", "webhooks", `{"url":"ftp://x.example/h","events":["agent.task.completed"],"secret":"s"}`, "invalid_value", "url", true},
 		{"events missing", "POST", "webhooks", `{"url":"https://x.example/h","secret":"s"}`, "missing_field", "events", true},
 		{"events empty", "POST", "webhooks", `{"url":"https://x.example/h","events":[],"secret":"s"}`, "missing_field", "events", true},
-		{"event unknown", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed","agent.nope"],"secret":"s"}`, "invalid_value", "events", true},
+		{"event unknown", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed","agent.nope"],"secret":"s"}`, "invalid_value", "events", false}, // the API's to refuse
+		{"event ill-formed", "POST", "webhooks", `{"url":"https://x.example/h","events":["Agent Task"],"secret":"s"}`, "invalid_value", "events", true},
 		{"secret missing", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"]}`, "missing_field", "secret", true},
 		{"secret blank", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"],"secret":" "}`, "missing_field", "secret", true},
 
