@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,6 +170,34 @@ func TestSendEvent_DeliversASignedEnvelope(t *testing.T) {
 	d = <-got
 	assert.Contains(t, string(d.body), `"type":"agent.brand.new"`)
 	assert.True(t, strings.HasSuffix(string(d.body), `"data":{}}`), "body %s", d.body)
+}
+
+// A receiver that redirects (a wrong route, a missing trailing slash) has
+// not taken the delivery: SendEvent and DeliverEvent do not follow it, even
+// with a client that would, and say why the delivery failed.
+func TestSendEvent_ARedirectIsAFailedDelivery(t *testing.T) {
+	var delivered atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hook/", func(w http.ResponseWriter, r *http.Request) { delivered.Add(1) })
+	mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/hook/", http.StatusPermanentRedirect) })
+	receiver := httptest.NewServer(mux)
+	defer receiver.Close()
+	srv := botonomtest.NewServer(t)
+
+	resp, err := srv.SendEvent(context.Background(), receiver.URL+"/hook", "whsec_x", botonom.EventTaskCompleted, nil)
+	assert.Nil(t, resp)
+	require.ErrorContains(t, err, "botonomtest: SendEvent: the receiver at "+receiver.URL+"/hook answered 308 Permanent Redirect to \"/hook/\": a redirect is a failed delivery")
+
+	ev := &botonom.Event{ID: "evt_1", Type: botonom.EventTaskCompleted, CreatedAt: time.Now(), Data: json.RawMessage(`{}`)}
+	resp, err = botonomtest.DeliverEvent(context.Background(), &http.Client{}, receiver.URL+"/hook", "whsec_x", ev, time.Now())
+	assert.Nil(t, resp)
+	require.ErrorContains(t, err, "308 Permanent Redirect")
+	assert.Zero(t, delivered.Load(), "the redirect was not followed")
+
+	resp, err = botonomtest.DeliverEvent(context.Background(), nil, receiver.URL+"/hook/", "whsec_x", ev, time.Now())
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, int32(1), delivered.Load())
 }
 
 func TestNewServer_BadOptionsFailTheTest(t *testing.T) {
