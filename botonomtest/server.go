@@ -279,7 +279,8 @@ type Server struct {
 
 	mu              sync.Mutex
 	latency         time.Duration
-	skipRequestVal  bool
+	skipRequestVal  bool // WithoutSpecValidation
+	expectInvalid   int  // ExpectInvalidRequests in effect
 	failN           int
 	failStatus      int
 	resetN          int
@@ -538,16 +539,22 @@ func (s *Server) SetLatency(d time.Duration) {
 // ExpectInvalidRequests stops failing the test on requests that break the
 // API's OpenAPI description (they are logged instead), for tests that send
 // such requests on purpose; the server still answers them with its own 400.
-// Call the returned function to check requests again.
+// Call the returned function to end it (calling it again does nothing).
+//
+// Uses nest, in any order: requests are checked again once every
+// ExpectInvalidRequests has been ended, so parallel subtests on one server
+// may each call it. While any is in effect, no request is reported.
 func (s *Server) ExpectInvalidRequests() (restore func()) {
 	s.mu.Lock()
-	prev := s.skipRequestVal
-	s.skipRequestVal = true
+	s.expectInvalid++
 	s.mu.Unlock()
+	var once sync.Once
 	return func() {
-		s.mu.Lock()
-		s.skipRequestVal = prev
-		s.mu.Unlock()
+		once.Do(func() {
+			s.mu.Lock()
+			s.expectInvalid--
+			s.mu.Unlock()
+		})
 	}
 }
 
@@ -692,7 +699,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	latency := s.latency
-	checkRequest := !s.skipRequestVal
+	checkRequest := !s.skipRequestVal && s.expectInvalid == 0
 	key, claim := s.claimKey(r, received)
 	s.mu.Unlock()
 	if key != "" && claim == 0 {

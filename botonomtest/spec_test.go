@@ -59,6 +59,39 @@ func TestSpecCheck_ExpectInvalidRequestsAndWithoutSpecValidation(t *testing.T) {
 	assert.Empty(t, rec.Errors())
 }
 
+// Two parallel subtests on one server, each expecting invalid requests,
+// overlap: A starts, B starts, A ends, B sends an invalid request (not
+// reported: B still expects it), B ends; after both, an invalid request is
+// reported again. Saving and restoring one flag got both wrong.
+func TestSpecCheck_ExpectInvalidRequestsNestsAcrossParallelSubtests(t *testing.T) {
+	rec := record(t)
+	srv := botonomtest.NewServer(rec)
+	aStarted, bStarted, aEnded := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	t.Run("group", func(t *testing.T) {
+		t.Run("A", func(t *testing.T) {
+			t.Parallel()
+			end := srv.ExpectInvalidRequests()
+			close(aStarted)
+			<-bStarted
+			end()
+			end() // twice: still one end
+			close(aEnded)
+		})
+		t.Run("B", func(t *testing.T) {
+			t.Parallel()
+			<-aStarted
+			end := srv.ExpectInvalidRequests()
+			close(bStarted)
+			<-aEnded
+			send(t, srv, "GET", "agents?limit=0", "")
+			assert.Empty(t, rec.requestErrors(), "B still expects invalid requests")
+			end()
+		})
+	})
+	send(t, srv, "GET", "agents?limit=0", "")
+	assert.Len(t, rec.requestErrors(), 1, "checked again once both ended: %v", rec.Errors())
+}
+
 // What the SDK sends for every endpoint, with every option set, fits the
 // description; and so does every answer (an Errorf would show up here).
 func TestSpecCheck_TheSDKsTrafficFitsTheSpec(t *testing.T) {
