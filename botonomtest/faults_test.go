@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -298,4 +301,42 @@ func TestConcurrentUse(t *testing.T) {
 		assert.False(t, seen[r.RequestID], "request IDs are unique")
 		seen[r.RequestID] = true
 	}
+}
+
+// A client that sends half a body and stalls does not hold Close (nor the
+// test's cleanup): Close returns within a second and the client finds its
+// connection closed.
+func TestClose_EndsWithinASecondWhateverTheClientsDo(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	u, err := url.Parse(srv.URL())
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST /v1/agents/agt_abc123/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+
+		botonomtest.Token+"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	require.NoError(t, err)
+	// An idle connection too, and one that has sent nothing.
+	idle, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	defer idle.Close()
+	time.Sleep(100 * time.Millisecond) // the server is reading the body
+
+	closed := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() {
+		srv.Close()
+		closed <- time.Since(start)
+	}()
+	select {
+	case d := <-closed:
+		assert.Less(t, d, time.Second)
+	case <-time.After(3 * time.Second):
+		conn.Close() // let Close end, then fail
+		<-closed
+		t.Fatal("Close is held by a stalled client")
+	}
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(time.Second)))
+	_, err = conn.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "the stalled connection is closed")
 }

@@ -87,6 +87,15 @@
 // reported (the 404 or 405 tells). Answers are always checked, and a bug
 // in the fake is a 500 api_error and a failed test, never a panic.
 //
+// # Bounds
+//
+// The fake runs inside test binaries and behind the botonom command's mock
+// for hours, so it holds its edges. A request's headers must arrive within
+// 10 s, then its body (at most MaxRequestBody) within 10 s more: a client
+// that stalls longer has its connection closed, without an answer. Close
+// returns within a second whatever the clients do: it lets the requests in
+// flight finish for 200 ms, then closes their connections.
+//
 // A Server is safe for concurrent use.
 package botonomtest
 
@@ -127,6 +136,14 @@ const (
 // larger one is answered 413.
 const MaxRequestBody = 1 << 20
 
+// readTimeout bounds the reading of a request: its headers, and then its
+// body, must each arrive within it. closeGrace is how long Close lets the
+// requests in flight finish before it closes their connections.
+const (
+	readTimeout = 10 * time.Second
+	closeGrace  = 200 * time.Millisecond
+)
+
 // idempotencyWindow is how long a repeated Idempotency-Key is the same
 // call; maxIdempotencyKey is the longest key the API takes.
 const (
@@ -153,6 +170,7 @@ type config struct {
 	onRequest      func(Request)
 	faultRate      float64 // WithFaultRate
 	faultStatuses  []int
+	readTimeout    time.Duration
 }
 
 // WithAgents replaces the sample agents with these (copied; later changes
@@ -266,16 +284,17 @@ func WithoutSpecValidation() Option {
 // Server is a fake Botonom API on an httptest.Server. Build it with
 // NewServer, which closes it when the test ends (or Start outside tests).
 type Server struct {
-	t          reporter // the test's testing.TB, or the log package (Start)
-	ts         *httptest.Server
-	token      string
-	now        func() time.Time
-	rateLimit  int
-	rateWindow time.Duration
-	spec       *spec
-	onRequest  func(Request) // WithRequestHook
-	done       chan struct{}
-	closeOnce  sync.Once
+	t           reporter // the test's testing.TB, or the log package (Start)
+	ts          *httptest.Server
+	token       string
+	now         func() time.Time
+	rateLimit   int
+	rateWindow  time.Duration
+	spec        *spec
+	onRequest   func(Request) // WithRequestHook
+	readTimeout time.Duration
+	done        chan struct{}
+	closeOnce   sync.Once
 
 	mu              sync.Mutex
 	latency         time.Duration
@@ -406,10 +425,11 @@ func (logReporter) Fatalf(format string, args ...any) { log.Panicf(format, args.
 
 func start(rep reporter, opts []Option) (*Server, error) {
 	cfg := &config{
-		token:      Token,
-		rateLimit:  DefaultRateLimit,
-		rateWindow: DefaultRateWindow,
-		now:        time.Now,
+		token:       Token,
+		rateLimit:   DefaultRateLimit,
+		rateWindow:  DefaultRateWindow,
+		now:         time.Now,
+		readTimeout: readTimeout,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -431,6 +451,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 		rateWindow:      cfg.rateWindow,
 		spec:            sp,
 		onRequest:       cfg.onRequest,
+		readTimeout:     cfg.readTimeout,
 		done:            make(chan struct{}),
 		latency:         cfg.latency,
 		skipRequestVal:  cfg.skipRequestVal,
@@ -442,7 +463,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 	if err := s.seed(cfg); err != nil {
 		return nil, err
 	}
-	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP)); err != nil {
+	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP), cfg.readTimeout); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -469,13 +490,27 @@ func (s *Server) Client(opts ...botonom.Option) *botonom.Client {
 	return c
 }
 
-// Close shuts the server down, waiting for requests in flight. NewServer
-// arranges for it to run when the test ends; calling it earlier, or twice,
-// is fine.
+// Close shuts the server down: it ends latency waits, lets the requests in
+// flight finish for a moment (200 ms), then closes the connections still
+// open, so it returns within a second whatever the clients do (a client
+// that stalls in the middle of a body does not hold it). NewServer arranges
+// for it to run when the test ends; calling it earlier, or twice, is fine.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
-		close(s.done) // ends latency sleeps
-		s.ts.Close()
+		close(s.done) // ends latency waits
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			s.ts.Close()
+		}()
+		grace := time.NewTimer(closeGrace)
+		defer grace.Stop()
+		select {
+		case <-closed:
+		case <-grace.C:
+			s.ts.CloseClientConnections()
+			<-closed
+		}
 	})
 }
 
@@ -679,7 +714,13 @@ func badRequest(code, param, format string, args ...any) *apiError {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	received := s.now()
+	// The body must come within readTimeout of the headers; the deadline
+	// is lifted once it is read, so that a slow answer (WithLatency) still
+	// notices a client that leaves.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.readTimeout))
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
+	_ = rc.SetReadDeadline(time.Time{})
 	tooLarge := len(body) > MaxRequestBody
 	rec := Request{
 		Method:      r.Method,
@@ -691,9 +732,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Time:        received,
 	}
 	if err != nil {
-		// The client went away mid-body; there is no one to answer.
+		// The client went away mid-body, or stalled past readTimeout:
+		// the connection is closed without an answer.
 		s.record(rec)
 		s.hook(rec)
+		closeConnection(w)
 		return
 	}
 

@@ -212,7 +212,9 @@ func TestSendEvent_ARedirectIsAFailedDelivery(t *testing.T) {
 	var delivered atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hook/", func(w http.ResponseWriter, r *http.Request) { delivered.Add(1) })
-	mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/hook/", http.StatusPermanentRedirect) })
+	mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/hook/", http.StatusPermanentRedirect)
+	})
 	receiver := httptest.NewServer(mux)
 	defer receiver.Close()
 	srv := botonomtest.NewServer(t)
