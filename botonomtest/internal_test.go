@@ -9,11 +9,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	botonom "github.com/botonom/botonom-go"
 )
 
 // errorsTB records Errorf calls instead of failing the test.
@@ -124,4 +127,32 @@ func TestReadTimeout_BoundsHeadersAndBodyButNotTheAnswer(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode, "answered after its 300 ms latency")
+}
+
+// Idempotency-Keys are forgotten once their 24 h have passed, so a long
+// run does not keep every key it was ever sent.
+func TestIdempotencyKeys_ExpiredOnesArePruned(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 2, 18, 14, 30, 0, 0, time.UTC).UnixNano())
+	srv := NewServer(t, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
+	client := srv.Client()
+	send := func() {
+		_, _, err := client.Agents.SendMessage(context.Background(), SampleAgentID, &botonom.SendMessageRequest{Content: "hi"})
+		require.NoError(t, err)
+	}
+	for range 3 {
+		send()
+	}
+	clock.Add(int64(23 * time.Hour))
+	send()
+	srv.mu.Lock()
+	assert.Len(t, srv.idempotencyKeys, 4, "within 24 h, all kept")
+	srv.mu.Unlock()
+
+	clock.Add(int64(2 * time.Hour))
+	send()
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	assert.Len(t, srv.idempotencyKeys, 2, "the three of 25 h ago are gone")
+	assert.Len(t, srv.keyOrder, 2)
 }

@@ -42,11 +42,12 @@ func WithRequestHook(fn func(Request)) Option {
 }
 
 // newHTTPServer starts h on addr, or on a random loopback port when addr
-// is empty, reading a request's headers within readTimeout (its body is
-// bounded by serveHTTP).
+// is empty, reading a request's headers (at most maxHeaderBytes) within
+// readTimeout; serveHTTP bounds the body.
 func newHTTPServer(addr string, h http.Handler, readTimeout time.Duration) (*httptest.Server, error) {
 	ts := httptest.NewUnstartedServer(h)
 	ts.Config.ReadHeaderTimeout = readTimeout
+	ts.Config.MaxHeaderBytes = maxHeaderBytes
 	if addr != "" {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {

@@ -90,11 +90,24 @@
 // # Bounds
 //
 // The fake runs inside test binaries and behind the botonom command's mock
-// for hours, so it holds its edges. A request's headers must arrive within
-// 10 s, then its body (at most MaxRequestBody) within 10 s more: a client
-// that stalls longer has its connection closed, without an answer. Close
-// returns within a second whatever the clients do: it lets the requests in
-// flight finish for 200 ms, then closes their connections.
+// for hours, so it holds its edges:
+//
+//   - Reads: a request's headers (at most 64 KiB; 431 beyond) must arrive
+//     within 10 s, then its body (at most MaxRequestBody; 413 beyond)
+//     within 10 s more: a client that stalls longer has its connection
+//     closed, without an answer.
+//   - Close returns within a second whatever the clients do: it lets the
+//     requests in flight finish for 200 ms, then closes their connections.
+//   - The request log (Requests, WithRequestHook) keeps the newest
+//     DefaultRequestLog requests (WithRequestLog to change it) and counts
+//     the ones it dropped (DroppedRequests); it keeps at most MaxLoggedBody
+//     (64 KiB) of each body, marking a cut one with BodyTruncated. So it
+//     holds at most about 128 MiB (1,000 × 64 KiB of body and of headers),
+//     and far less for ordinary requests.
+//   - Idempotency-Keys are forgotten once their 24 h have passed.
+//
+// What the fake stores as data (messages, tasks, webhooks) is kept for its
+// life, as the API keeps it.
 //
 // A Server is safe for concurrent use.
 package botonomtest
@@ -136,6 +149,19 @@ const (
 // larger one is answered 413.
 const MaxRequestBody = 1 << 20
 
+// MaxLoggedBody is how much of a request body the request log keeps
+// (Requests, WithRequestHook): 64 KiB. A longer body is answered as a
+// whole; its Request holds the first 64 KiB, with BodyTruncated set.
+const MaxLoggedBody = 64 << 10
+
+// DefaultRequestLog is how many requests the server keeps for Requests
+// unless WithRequestLog says otherwise: the newest 1,000.
+const DefaultRequestLog = 1000
+
+// maxHeaderBytes bounds a request's header block: 64 KiB (net/http
+// answers 431 beyond).
+const maxHeaderBytes = 64 << 10
+
 // readTimeout bounds the reading of a request: its headers, and then its
 // body, must each arrive within it. closeGrace is how long Close lets the
 // requests in flight finish before it closes their connections.
@@ -171,6 +197,7 @@ type config struct {
 	faultRate      float64 // WithFaultRate
 	faultStatuses  []int
 	readTimeout    time.Duration
+	requestLog     int // WithRequestLog
 }
 
 // WithAgents replaces the sample agents with these (copied; later changes
@@ -269,6 +296,19 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithRequestLog makes the server keep the newest n requests (n ≥ 1) for
+// Requests, instead of DefaultRequestLog; older ones are dropped and
+// counted (DroppedRequests).
+func WithRequestLog(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("WithRequestLog: need at least 1 request, got %d", n)
+		}
+		c.requestLog = n
+		return nil
+	}
+}
+
 // WithoutSpecValidation stops checking requests against the API's OpenAPI
 // description, for tests that send broken requests on purpose from the
 // start (Server.ExpectInvalidRequests does the same for part of a test).
@@ -311,7 +351,10 @@ type Server struct {
 	tasks           []*storedTask
 	messages        []StoredMessage
 	webhooks        []RegisteredWebhook
-	requests        []Request
+	requests        []Request // the newest requestLog, oldest first
+	requestLog      int
+	dropped         int     // requests that left the log
+	keyOrder        []keyAt // idempotencyKeys in the order they were stored
 	idempotencyKeys map[string]*idempotentAnswer
 	inflight        map[string]uint64 // Idempotency-Keys being processed, by claim number
 	claims          uint64
@@ -328,8 +371,11 @@ type Request struct {
 	EscapedPath string
 	Query       url.Values
 	Header      http.Header
-	Body        []byte
-	Time        time.Time // by the server's clock, when it arrived
+	// Body is the body as received, its first MaxLoggedBody bytes when
+	// BodyTruncated is set.
+	Body          []byte
+	BodyTruncated bool
+	Time          time.Time // by the server's clock, when it arrived
 	// Status is the status of the answer, 0 when the connection was closed
 	// without one (ResetConnectionNext, DropResponseNext).
 	Status int
@@ -355,6 +401,13 @@ type RegisteredWebhook struct {
 type storedTask struct {
 	botonom.Task
 	seq int // creation order, to sort tasks created in the same second
+}
+
+// keyAt is an Idempotency-Key stored at a time, to prune expired keys in
+// the order they were stored.
+type keyAt struct {
+	key string
+	at  time.Time
 }
 
 type idempotentAnswer struct {
@@ -430,6 +483,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 		rateWindow:  DefaultRateWindow,
 		now:         time.Now,
 		readTimeout: readTimeout,
+		requestLog:  DefaultRequestLog,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -452,6 +506,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 		spec:            sp,
 		onRequest:       cfg.onRequest,
 		readTimeout:     cfg.readTimeout,
+		requestLog:      cfg.requestLog,
 		done:            make(chan struct{}),
 		latency:         cfg.latency,
 		skipRequestVal:  cfg.skipRequestVal,
@@ -593,8 +648,10 @@ func (s *Server) ExpectInvalidRequests() (restore func()) {
 	}
 }
 
-// Requests returns a copy of every request received so far, in the order
-// they were answered.
+// Requests returns a copy of the requests received so far, in the order
+// they were answered: the newest DefaultRequestLog (or WithRequestLog's
+// number), bodies cut at MaxLoggedBody. DroppedRequests counts those that
+// left the log.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -606,6 +663,14 @@ func (s *Server) Requests() []Request {
 		out[i] = r
 	}
 	return out
+}
+
+// DroppedRequests returns how many requests, the oldest, have left the log
+// of Requests to keep it within its size.
+func (s *Server) DroppedRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
 }
 
 // Messages returns a copy of the messages the server accepted, oldest
@@ -731,6 +796,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Body:        body,
 		Time:        received,
 	}
+	if len(body) > MaxLoggedBody {
+		// A copy, so that the log does not hold the whole body.
+		rec.Body, rec.BodyTruncated = bytes.Clone(body[:MaxLoggedBody]), true
+	}
 	if err != nil {
 		// The client went away mid-body, or stalled past readTimeout:
 		// the connection is closed without an answer.
@@ -772,7 +841,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.injectRandomFault()
 	if s.resetN > 0 {
 		s.resetN--
-		s.requests = append(s.requests, rec)
+		s.logRequest(rec)
 		s.mu.Unlock()
 		s.hook(rec)
 		closeConnection(w)
@@ -789,7 +858,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !drop {
 		rec.Status = ans.status
 	}
-	s.requests = append(s.requests, rec)
+	s.logRequest(rec)
 	s.mu.Unlock()
 	s.hook(rec)
 
@@ -845,7 +914,36 @@ func (s *Server) releaseKeyLocked(key string, claim uint64) {
 func (s *Server) record(rec Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.logRequest(rec)
+}
+
+// logRequest adds rec to the log, dropping the oldest beyond its size;
+// s.mu is held.
+func (s *Server) logRequest(rec Request) {
+	if len(s.requests) >= s.requestLog {
+		s.requests[0] = Request{} // let it go now, not when the array is reallocated
+		s.requests = s.requests[1:]
+		s.dropped++
+	}
 	s.requests = append(s.requests, rec)
+}
+
+// pruneKeys forgets the Idempotency-Keys stored more than 24 h before now;
+// s.mu is held.
+func (s *Server) pruneKeys(now time.Time) {
+	n := 0
+	for _, k := range s.keyOrder {
+		if now.Sub(k.at) < idempotencyWindow {
+			break
+		}
+		if a := s.idempotencyKeys[k.key]; a != nil && a.at.Equal(k.at) {
+			delete(s.idempotencyKeys, k.key)
+		}
+		n++
+	}
+	if n > 0 {
+		s.keyOrder = slices.Delete(s.keyOrder, 0, n)
+	}
 }
 
 // closeConnection hijacks the connection and closes it without a word.
@@ -946,6 +1044,7 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 			message: "a request with this Idempotency-Key is still being processed; retry shortly"})
 		return ans
 	}
+	s.pruneKeys(now)
 	var fingerprint string
 	if r.Method == http.MethodPost && key != "" {
 		fingerprint = r.Method + " " + r.URL.EscapedPath() + "\n" + canonicalJSON(body)
@@ -973,6 +1072,7 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 	ans.status, ans.body = status, b
 	if fingerprint != "" {
 		s.idempotencyKeys[key] = &idempotentAnswer{fingerprint: fingerprint, at: now, status: status, body: bytes.Clone(b)}
+		s.keyOrder = append(s.keyOrder, keyAt{key, now})
 	}
 	return ans
 }

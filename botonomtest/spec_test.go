@@ -241,6 +241,7 @@ func TestNewServer_BadOptionsFailTheTest(t *testing.T) {
 		"latency":        botonomtest.WithLatency(-time.Second),
 		"token":          botonomtest.WithToken(" "),
 		"clock":          botonomtest.WithClock(nil),
+		"request log":    botonomtest.WithRequestLog(0),
 		"agent id":       botonomtest.WithAgents(&botonom.Agent{ID: "abc"}),
 		"agent status":   botonomtest.WithAgents(&botonom.Agent{ID: "agt_1", Status: "busy"}),
 		"duplicate":      botonomtest.WithAgents(&botonom.Agent{ID: "agt_1"}, &botonom.Agent{ID: "agt_1"}),
