@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
@@ -200,5 +201,43 @@ func TestSpec_RegisterWebhookTakesAnyWellFormedEventName(t *testing.T) {
 		var v any
 		require.NoError(t, json.Unmarshal([]byte(`{"url": "https://x.test/h", "events": ["`+name+`"], "secret": "s"}`), &v))
 		assert.NoError(t, doc.Components.Schemas["RegisterWebhookRequest"].Value.VisitJSON(v), name)
+	}
+}
+
+// A string that is only white space is blank for the SDK and the fake
+// (strings.TrimSpace, unicode.IsSpace); the spec's patterns say the same,
+// for every character of the Basic Multilingual Plane, and read alike in
+// RE2 (kin-openapi) and ECMA-262 (Prism, Redocly): they list the white
+// space characters themselves (\s is ASCII-only in RE2, and ECMA's adds
+// U+FEFF and leaves out U+0085).
+func TestSpec_BlankMeansWhatTheSDKSays(t *testing.T) {
+	doc := loadSpec(t)
+	schemas := doc.Components.Schemas
+	notBlank := map[string]*openapi3.Schema{
+		"content": schemas["SendMessageRequest"].Value.Properties["content"].Value,
+		"skill":   schemas["SkillName"].Value,
+		"secret":  schemas["RegisterWebhookRequest"].Value.Properties["secret"].Value,
+	}
+	url := schemas["RegisterWebhookRequest"].Value.Properties["url"].Value
+	for r := rune(0); r <= 0xFFFF; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue // surrogates: not characters
+		}
+		space := unicode.IsSpace(r)
+		for name, s := range notBlank {
+			if err := s.VisitJSON(string(r) + string(r)); (err != nil) != space {
+				t.Errorf("%s %U%U: spec error %v, but unicode.IsSpace is %t", name, r, r, err, space)
+			}
+		}
+		if space {
+			assert.Error(t, url.VisitJSON("https://x.test/a"+string(r)+"b"), "url with %U", r)
+			assert.Error(t, url.VisitJSON("https://x"+string(r)+"y.test/"), "url host with %U", r)
+		}
+	}
+	assert.NoError(t, url.VisitJSON("https://x.test/a\ufeffb"), "U+FEFF is no space for the SDK")
+	for _, s := range []string{" \u00a0x", "\u3000\v.", "\ufeff"} {
+		for name, schema := range notBlank {
+			assert.NoError(t, schema.VisitJSON(s), "%s %q", name, s)
+		}
 	}
 }
