@@ -54,7 +54,6 @@ func agentsTasksCommand() agentsCommand {
 	}}
 }
 
-
 // tasksTable prints tasks as a table, tokens right-aligned by hand
 // (tabwriter aligns left).
 func (c *cli) tasksTable(tasks []*botonom.Task) error {
