@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	botonom "github.com/botonom/botonom-go"
@@ -39,7 +40,7 @@ func writeChart(w io.Writer, u *botonom.Usage, width int, colour bool) error {
 	barW := min(maxBar, max(minBar, width-labelW-numW-2*columnGap))
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "Tokens per %s, %s to %s\n\n", u.Granularity, formatTime(u.From), formatTime(u.To))
+	fmt.Fprintf(&b, "Tokens per %s, %s → %s\n\n", u.Granularity, spanEnd(u.Granularity, u.From), spanEnd(u.Granularity, u.To))
 	for i, p := range u.Data {
 		bar := barOf(p.TotalTokens, most, barW)
 		pad := strings.Repeat(" ", barW-utf8.RuneCountInString(bar))
@@ -52,8 +53,18 @@ func writeChart(w io.Writer, u *botonom.Usage, width int, colour bool) error {
 	if colour {
 		total = ansiBold + total + ansiReset
 	}
-	fmt.Fprintf(&b, "\n%s%s  %s tokens (%s input, %s output) in %s requests\n", total, strings.Repeat(" ", labelW-len("Total")),
-		thousands(u.Total.TotalTokens), thousands(u.Total.InputTokens), thousands(u.Total.OutputTokens), thousands(u.Total.Requests))
+	indent := strings.Repeat(" ", labelW+columnGap)
+	totalW := len(thousands(u.Total.TotalTokens))
+	for i, line := range []struct {
+		n    int64
+		what string
+	}{{u.Total.TotalTokens, "tokens"}, {u.Total.InputTokens, "input"}, {u.Total.OutputTokens, "output"}, {u.Total.Requests, "requests"}} {
+		lead := indent
+		if i == 0 {
+			lead = "\n" + total + indent[len("Total"):]
+		}
+		fmt.Fprintf(&b, "%s%*s %s\n", lead, totalW, thousands(line.n), line.what)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -71,6 +82,15 @@ func barOf(n, most int64, width int) string {
 		bar += eighths[rem-1]
 	}
 	return bar
+}
+
+// spanEnd prints an end of the chart's span: a date, with the time for
+// hours.
+func spanEnd(g botonom.Granularity, t time.Time) string {
+	if g == botonom.GranularityHour {
+		return t.UTC().Format("2006-01-02 15:04")
+	}
+	return t.UTC().Format(time.DateOnly)
 }
 
 // periodLabel names a period as its granularity asks: an hour with its

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,6 +86,64 @@ func TestGolden_JSONIsUnchanged(t *testing.T) {
 			r := runIn(t, srv, "", tc.args...)
 			require.Equal(t, 0, r.code, r.stderr)
 			golden(t, filepath.Join("json", tc.name), r.stdout)
+		})
+	}
+}
+
+// terminals says which of stdout and stderr a test's command sees as a
+// terminal, and its width.
+type terminals struct {
+	stdout, stderr bool
+	width          int
+}
+
+// runTerm runs the command in this process against srv, as runIn does,
+// with the terminal check answering as term says.
+func runTerm(t *testing.T, srv *botonomtest.Server, term terminals, args ...string) result {
+	t.Helper()
+	runIn(t, srv, "") // the environment of srv
+	var stdout, stderr bytes.Buffer
+	c := &cli{ctx: context.Background(), stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr,
+		terminal: func(w io.Writer) (bool, int) {
+			if (w == &stdout && term.stdout) || (w == &stderr && term.stderr) {
+				return true, term.width
+			}
+			return false, 0
+		}}
+	code := c.run(args)
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// What a person sees on a terminal: every table, the fields of one
+// record, and the usage chart, at a fixed width, without colour.
+func TestGolden_Terminal(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	for _, tc := range []struct {
+		name  string
+		width int
+		args  []string
+	}{
+		{"agents-list.txt", 100, []string{"agents", "list"}},
+		{"agents-list-narrow.txt", 34, []string{"agents", "list"}},
+		{"agents-get.txt", 100, []string{"agents", "get", botonomtest.SampleAgentID}},
+		{"agents-tasks.txt", 100, []string{"agents", "tasks", botonomtest.SampleAgentID}},
+		{"agents-skills.txt", 100, []string{"agents", "skills", botonomtest.SampleAgentID, "--install", "weather,maps", "--remove", "calendar"}},
+		{"message.txt", 100, []string{"message", botonomtest.SampleAgentID, "Book a table for 4 at 7pm tomorrow"}},
+		{"webhooks-register.txt", 100, []string{"webhooks", "register", "--url", "https://example.com/botonom/webhook", "--events", "agent.task.completed,agent.status.changed", "--secret", "whsec_golden_0123456789"}},
+		{"usage-chart.txt", 80, []string{"usage", "--from", "2026-02-13", "--to", "2026-02-21", "--granularity", "day"}},
+		{"usage-chart-narrow.txt", 40, []string{"usage", "--from", "2026-02-13", "--to", "2026-02-21", "--granularity", "day"}},
+		{"usage-chart-hour.txt", 80, []string{"usage", "--from", "2026-02-17T06:00:00Z", "--to", "2026-02-17T16:00:00Z", "--granularity", "hour"}},
+		{"usage-table.txt", 100, []string{"usage", "--from", "2026-02-13", "--to", "2026-02-21", "--granularity", "day", "--output", "table"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := goldenServer(t)
+			r := runTerm(t, srv, terminals{stdout: true, width: tc.width}, tc.args...)
+			require.Equal(t, 0, r.code, r.stderr)
+			assert.Empty(t, r.stderr)
+			golden(t, filepath.Join("terminal", tc.name), r.stdout)
+			for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+				assert.LessOrEqual(t, utf8.RuneCountInString(line), max(tc.width, 40), "fits the terminal: %q", line)
+			}
 		})
 	}
 }

@@ -95,7 +95,7 @@ func runWebhooks(c *cli, args []string) int {
 }
 
 // storeSecretLine follows the one showing of a webhook's secret.
-const storeSecretLine = "Store this secret now (your handler reads it, e.g. from BOTONOM_WEBHOOK_SECRET): the API never shows it again."
+const storeSecretLine = "Store this secret now (e.g. as BOTONOM_WEBHOOK_SECRET): the API never shows it again."
 
 // newSecret returns a random webhook secret in the API's usual form.
 func newSecret() string {
