@@ -147,3 +147,14 @@ func TestGolden_Terminal(t *testing.T) {
 		})
 	}
 }
+
+// The README's command section shows a table and the chart as they print.
+func TestREADMEShowsTheTableAndChartAsTheyPrint(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	for _, name := range []string{"agents-list.txt", "usage-chart.txt"} {
+		want, err := os.ReadFile(filepath.Join("testdata", "terminal", name))
+		require.NoError(t, err)
+		assert.Contains(t, string(readme), "```\n"+string(want)+"```\n", name)
+	}
+}
