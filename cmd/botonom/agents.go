@@ -125,7 +125,7 @@ type pageFlags struct {
 
 func addPageFlags(fs *flag.FlagSet, noun string) pageFlags {
 	return pageFlags{
-		all:    fs.Bool("all", false, "follow the cursors: every "+noun+", not one page"),
+		all:    fs.Bool("all", false, "follow the cursors: every page of "+noun+", not only the first"),
 		limit:  fs.Int("limit", 0, "`N` "+noun+" per page, 1 to 100 (the API's default: 20)"),
 		cursor: fs.String("cursor", "", "start after this `cursor` (printed on stderr when there are more)"),
 	}

@@ -81,7 +81,7 @@ func TestE2E_CtrlCWhileReadingStdinExits130(t *testing.T) {
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			cmd, _, stderr, done := startBinary(t, nil, args...)
-			time.Sleep(200 * time.Millisecond) // let it reach the read
+			time.Sleep(500 * time.Millisecond) // let it reach the read
 			require.NoError(t, cmd.Process.Signal(os.Interrupt))
 			select {
 			case <-done:
