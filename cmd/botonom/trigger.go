@@ -281,8 +281,11 @@ func deliver(ctx context.Context, hc *http.Client, target, secret string, ev *bo
 
 // newEventID returns a random event ID in the API's form, so that a
 // receiver that deduplicates by ID sees each trigger as a new event.
-func newEventID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "evt_" + hex.EncodeToString(b[:])
+func newEventID() string { return "evt_" + randomHex(12) }
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

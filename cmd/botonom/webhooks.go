@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -98,8 +96,4 @@ func runWebhooks(c *cli, args []string) int {
 const storeSecretLine = "Store this secret now (e.g. as BOTONOM_WEBHOOK_SECRET): the API never shows it again."
 
 // newSecret returns a random webhook secret in the API's usual form.
-func newSecret() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return "whsec_" + hex.EncodeToString(b[:])
-}
+func newSecret() string { return "whsec_" + randomHex(24) }
