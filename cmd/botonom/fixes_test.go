@@ -114,7 +114,6 @@ func TestE2E_MockStopsWithinASecondWhateverItsClientsDo(t *testing.T) {
 	require.NoError(t, m.cmd.Process.Signal(os.Interrupt))
 	require.NoError(t, m.wait(t, 3*time.Second), "stderr:\n%s", m.stderr)
 	assert.Less(t, time.Since(start), time.Second, "stderr:\n%s", m.stderr)
-	assert.Contains(t, m.stderr.String(), "stopped without waiting for the requests still in flight")
 }
 
 func TestE2E_MockBadAgentsDataIsNotAListenError(t *testing.T) {

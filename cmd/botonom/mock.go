@@ -116,27 +116,7 @@ Requests are logged to stderr; press Ctrl-C to stop.
 
 	<-c.ctx.Done()
 	fmt.Fprintln(c.stderr, "botonom mock: shutting down")
-	return c.stopMock(srv, mockStopGrace)
-}
-
-// mockStopGrace is how long the mock waits for the requests in flight once
-// interrupted: a client stalled mid-upload, or an answer delayed by
-// --latency, does not keep it running.
-const mockStopGrace = 500 * time.Millisecond
-
-// stopMock closes srv, waiting at most grace for the requests in flight;
-// past it, the process ends and takes them with it.
-func (c *cli) stopMock(srv *botonomtest.Server, grace time.Duration) int {
-	closed := make(chan struct{})
-	go func() {
-		srv.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(grace):
-		fmt.Fprintf(c.stderr, "botonom mock: stopped without waiting for the requests still in flight after %s\n", grace)
-	}
+	srv.Close() // bounded: requests still in flight are cut short
 	return exitOK
 }
 
