@@ -158,15 +158,20 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 		h.log(ctx, "botonom: webhook state event cannot be ordered", ev, err)
 		return guarded{err: err, skip: http.StatusBadRequest}
 	}
+	if err := ctx.Err(); err != nil {
+		return senderGone(err)
+	}
 	deadline := leaseDeadline(DefaultDedupLease) // before the claim, as serveOnce's
-	claim, err := o.store.ClaimState(ctx, key, ev.CreatedAt, DefaultDedupLease)
+	claim, err := storeStep(ctx, func(ctx context.Context) (DedupClaim, error) {
+		return o.store.ClaimState(ctx, key, ev.CreatedAt, DefaultDedupLease)
+	})
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupStale && claim.Status != DedupInFlight {
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
 	}
 	if err != nil {
 		h.log(ctx, "botonom: webhook ordering store failed", ev, err, "fail_open", o.failOpen)
 		if o.failOpen {
-			return guarded{err: h.runUntil(fnCtx, deadline, ev)}
+			return guarded{err: h.runUntil(fnCtx, deadline, ev)} // as under a claim
 		}
 		return guarded{err: err, skip: http.StatusServiceUnavailable, retryAfter: time.Second}
 	}
@@ -181,24 +186,26 @@ func (h *webhookHandler) runOrdered(ctx, fnCtx context.Context, ev *Event) guard
 		return guarded{skip: http.StatusConflict, retryAfter: claim.Remaining}
 	}
 
-	// Done and Release run even if the sender has hung up (fn's work is
-	// over); a panicking fn releases the claim before the panic goes on.
-	storeCtx := context.WithoutCancel(ctx)
+	// A panicking fn releases the claim before the panic goes on.
 	returned := false
 	defer func() {
 		if !returned {
-			_ = o.store.ReleaseState(storeCtx, key, claim.Token)
+			_, _ = storeStep(ctx, func(ctx context.Context) (struct{}, error) {
+				return struct{}{}, o.store.ReleaseState(ctx, key, claim.Token)
+			})
 		}
 	}()
 	fnErr := h.runUntil(fnCtx, deadline, ev)
 	returned = true
 	if fnErr != nil {
-		if err := o.store.ReleaseState(storeCtx, key, claim.Token); err != nil {
+		if err := settle(ctx, func(ctx context.Context) error { return o.store.ReleaseState(ctx, key, claim.Token) }); err != nil {
 			h.log(ctx, "botonom: webhook ordering release failed", ev, err)
 		}
 		return guarded{err: fnErr}
 	}
-	if err := o.store.DoneState(storeCtx, key, claim.Token, ev.CreatedAt, DefaultDedupRetention); err != nil {
+	if err := settle(ctx, func(ctx context.Context) error {
+		return o.store.DoneState(ctx, key, claim.Token, ev.CreatedAt, DefaultDedupRetention)
+	}); err != nil {
 		h.log(ctx, "botonom: webhook ordering done failed; answering 200 as fn succeeded", ev, err)
 	}
 	return guarded{}
@@ -224,7 +231,11 @@ func (h *webhookHandler) finish(w http.ResponseWriter, r *http.Request, ev *Even
 		retryAfter(w, g.retryAfter)
 		http.Error(w, "event is being processed by another delivery", http.StatusConflict)
 	case http.StatusServiceUnavailable:
-		noteOutcome(w, DeliveryUnavailable, g.err)
+		outcome := DeliveryUnavailable
+		if errors.Is(g.err, errSenderGone) {
+			outcome = DeliveryRefused
+		}
+		noteOutcome(w, outcome, g.err)
 		retryAfter(w, g.retryAfter)
 		http.Error(w, "webhook store unavailable", http.StatusServiceUnavailable)
 	default:

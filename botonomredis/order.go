@@ -40,7 +40,8 @@ return {1, 0}
 	// doneStateScript: KEYS[1], ARGV[1] the token, ARGV[2] the state's
 	// time, ARGV[3] the retention in ms. Records the newer of the two
 	// states and removes this claim (or an ended one). Answers 1, or 0 when
-	// another claim holds the key.
+	// another claim holds the key: that claim is left whole, its lease
+	// included (the key lives at least until the lease ends).
 	doneStateScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -52,10 +53,11 @@ end
 if not v[1] or v[1] < ARGV[2] then
   redis.call('HSET', KEYS[1], 'n', ARGV[2])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if lost then
+  redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[3]), tonumber(v[3]) - now))
   return 0
 end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `)
 	// releaseStateScript: KEYS[1], ARGV[1] the token. Removes this claim.

@@ -287,3 +287,46 @@ func TestDedupStore_OrderingRedisStoppedMidRun(t *testing.T) {
 		t.Errorf("after the restart: fn ran %d times, state %v, %d backwards; want 2, status_06, 0 (status 4 stale)", fn.calls, fn.status, fn.backwards)
 	}
 }
+
+// A delivery whose lease ended and was claimed anew changes nothing of the
+// newer claim by its done or release, even with a retention shorter than
+// the newer lease; the same test for the memory store and the Redis store.
+func TestOrderStore_ALostClaimChangesNothingOfTheNewerClaim(t *testing.T) {
+	ctx := context.Background()
+	memory, err := botonom.NewMemoryDedupStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]interface {
+		botonom.DedupStore
+		botonom.OrderStore
+	}{
+		"memory": memory,
+		"redis":  newDedupStore(t, newRedis(t), uniquePrefix(t)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			stale := mustClaimState(t, s, "agt_1", statusAt, 30*time.Millisecond)
+			staleEvent := mustClaim(t, s, "evt_1", 30*time.Millisecond)
+			time.Sleep(40 * time.Millisecond)
+			if c := mustClaimState(t, s, "agt_1", statusAt, time.Minute); c.Status != botonom.DedupClaimed {
+				t.Fatalf("claim after the lease = %+v", c)
+			}
+			if c := mustClaim(t, s, "evt_1", time.Minute); c.Status != botonom.DedupClaimed {
+				t.Fatalf("claim after the lease = %+v", c)
+			}
+			if err := s.DoneState(ctx, "agt_1", stale.Token, statusAt, 20*time.Millisecond); !errors.Is(err, botonom.ErrDedupClaimLost) {
+				t.Errorf("lost DoneState = %v; want ErrDedupClaimLost", err)
+			}
+			if err := s.Done(ctx, "evt_1", staleEvent.Token, 20*time.Millisecond); !errors.Is(err, botonom.ErrDedupClaimLost) {
+				t.Errorf("lost Done = %v; want ErrDedupClaimLost", err)
+			}
+			time.Sleep(40 * time.Millisecond) // past the lost step's retention
+			if c := mustClaimState(t, s, "agt_1", statusAt, time.Minute); c.Status != botonom.DedupInFlight || c.Remaining < 55*time.Second {
+				t.Errorf("the newer entity claim after a lost DoneState: %+v; want in flight, about a minute left", c)
+			}
+			if c := mustClaim(t, s, "evt_1", time.Minute); c.Status != botonom.DedupInFlight || c.Remaining < 55*time.Second {
+				t.Errorf("the newer event claim after a lost Done: %+v; want in flight, about a minute left", c)
+			}
+		})
+	}
+}
