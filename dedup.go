@@ -218,6 +218,15 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 		h.finish(w, r, ev, senderGone(err))
 		return
 	}
+	if h.guards != nil {
+		if key, state, g := h.stateKey(ctx, ev); g.skip != 0 {
+			h.finish(w, r, ev, g)
+			return
+		} else if state {
+			h.serveStateOnce(w, r, ev, key)
+			return
+		}
+	}
 	// fn's deadline is set before the claim, so it falls before the
 	// store's lease ends, whatever the claim's latency.
 	deadline := leaseDeadline(d.lease)
@@ -228,21 +237,11 @@ func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *E
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
 	}
 	if err != nil {
-		h.log(ctx, "botonom: webhook de-duplication store failed", ev, err, "fail_open", d.failOpen)
-		if d.failOpen {
-			h.finish(w, r, ev, h.runOrdered(ctx, fnCtx, ev)) // as under a claim
-			return
-		}
-		h.finish(w, r, ev, guarded{err: err, skip: http.StatusServiceUnavailable, retryAfter: time.Second})
+		h.storeFailed(w, r, ev, "botonom: webhook de-duplication store failed", err, d.failOpen,
+			func() guarded { return h.runOrdered(ctx, fnCtx, ev) }) // as under a claim
 		return
 	}
-	switch claim.Status {
-	case DedupDone:
-		noteOutcome(w, DeliveryDuplicate, nil)
-		w.WriteHeader(http.StatusOK)
-		return
-	case DedupInFlight:
-		h.finish(w, r, ev, guarded{skip: http.StatusConflict, retryAfter: claim.Remaining})
+	if h.answerUnclaimed(w, r, ev, claim, "") {
 		return
 	}
 

@@ -16,6 +16,43 @@ import (
 // "botonom:webhook:evt_123".
 const dedupKeyInfix = "webhook:"
 
+// Lua fragments the scripts below are made of, so that a step of one
+// guard and the same step of both guards at once run the same code.
+const (
+	// luaNow sets now to the server's clock, in ms.
+	luaNow = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`
+	// luaDone: done(key, claim value, retention ms) marks the event of key
+	// done if this claim or none holds it; 1, or 0 when another claim does.
+	luaDone = `local function done(key, claim, retention)
+  local cur = redis.call('GET', key)
+  if cur == 'done' then
+    return 1
+  end
+  if cur and cur ~= claim then
+    return 0
+  end
+  redis.call('SET', key, 'done', 'PX', retention)
+  return 1
+end
+`
+	// luaRelease: release(key, claim value) deletes key if this claim holds
+	// it; 1, or 0 when another claim holds it.
+	luaRelease = `local function release(key, claim)
+  local cur = redis.call('GET', key)
+  if cur == claim then
+    redis.call('DEL', key)
+    return 1
+  end
+  if cur and cur ~= 'done' then
+    return 0
+  end
+  return 1
+end
+`
+)
+
 // The three steps of the store, each one Lua script: one round trip (an
 // EVALSHA; an EVAL the first time a server sees the script), atomic.
 var (
@@ -34,32 +71,10 @@ end
 return {3, redis.call('PTTL', KEYS[1])}
 `)
 	// doneScript: KEYS[1], ARGV[1] the claim value, ARGV[2] the retention
-	// in ms. Marks done if this claim or none holds the key. Answers 1, or
-	// 0 when another claim holds it.
-	doneScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur == 'done' then
-  return 1
-end
-if cur and cur ~= ARGV[1] then
-  return 0
-end
-redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
-return 1
-`)
-	// releaseScript: KEYS[1], ARGV[1] the claim value. Deletes the key if
-	// this claim holds it. Answers 1, or 0 when another claim holds it.
-	releaseScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-if cur and cur ~= 'done' then
-  return 0
-end
-return 1
-`)
+	// in ms (luaDone).
+	doneScript = redis.NewScript(luaDone + `return done(KEYS[1], ARGV[1], ARGV[2])`)
+	// releaseScript: KEYS[1], ARGV[1] the claim value (luaRelease).
+	releaseScript = redis.NewScript(luaRelease + `return release(KEYS[1], ARGV[1])`)
 )
 
 // DedupStore is a botonom.DedupStore kept in Redis, for the replicas of one
@@ -67,9 +82,10 @@ return 1
 // Redis with the same key prefix and each event is processed once, across
 // replicas and redeliveries.
 //
-// Each event is one key, the prefix then "webhook:" then the event ID,
-// holding either a claim ("claim:" and a random token, expiring with the
-// lease) or "done" (expiring after the retention). Claim, Done and Release
+// Each event is one key, the prefix then "webhook:" then the event ID
+// (Key; a state event under both guards: EventStateKey), holding either a
+// claim ("claim:" and a random token, expiring with the lease) or "done"
+// (expiring after the retention). Claim, Done and Release
 // are each one Lua script: atomic, and one round trip. Leases and
 // retentions are timed by the Redis server, so replicas' clocks need not
 // agree.
@@ -124,7 +140,7 @@ func (s *DedupStore) Claim(ctx context.Context, eventID string, lease time.Durat
 		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim: lease %s is under a millisecond: %w", lease, botonom.ErrInvalidArgument)
 	}
 	token := newToken()
-	return s.claimKey(ctx, "claim", claimScript, s.Key(eventID), eventID, token, botonom.DedupDone, "claim:"+token, lease.Milliseconds())
+	return s.claimKey(ctx, "claim", claimScript, []string{s.Key(eventID)}, eventID, token, botonom.DedupDone, "claim:"+token, lease.Milliseconds())
 }
 
 // newToken returns a random claim token: 16 bytes, in hex.
@@ -134,12 +150,13 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// claimKey runs a claim script on redisKey, which answers {1, 0} when it
-// claimed the key with token, {2, 0} for the status second (done, or
-// stale), {3, ms} when a claim in flight holds it for ms more, and turns
-// the answer into a DedupClaim; op and name say what failed in an error.
-func (s *DedupStore) claimKey(ctx context.Context, op string, script *redis.Script, redisKey, name, token string, second botonom.DedupStatus, args ...any) (botonom.DedupClaim, error) {
-	res, err := script.Run(ctx, s.rdb, []string{redisKey}, args...).Int64Slice()
+// claimKey runs a claim script on keys, which answers {1, 0} when it
+// claimed them with token, {2, 0} for the status second (done, or stale),
+// {3, ms} when a claim in flight holds one for ms more, {4, 0} stale, and
+// turns the answer into a DedupClaim; op and name say what failed in an
+// error.
+func (s *DedupStore) claimKey(ctx context.Context, op string, script *redis.Script, keys []string, name, token string, second botonom.DedupStatus, args ...any) (botonom.DedupClaim, error) {
+	res, err := script.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("unexpected answer %v", res)
 	}
@@ -153,6 +170,8 @@ func (s *DedupStore) claimKey(ctx context.Context, op string, script *redis.Scri
 		return botonom.DedupClaim{Status: second}, nil
 	case 3:
 		return botonom.DedupClaim{Status: botonom.DedupInFlight, Remaining: time.Duration(max(res[1], 0)) * time.Millisecond}, nil
+	case 4:
+		return botonom.DedupClaim{Status: botonom.DedupStale}, nil
 	}
 	return botonom.DedupClaim{}, fmt.Errorf("botonomredis: %s %s: unexpected answer %v", op, name, res)
 }
@@ -163,19 +182,19 @@ func (s *DedupStore) Done(ctx context.Context, eventID, token string, retention 
 	if retention < time.Millisecond {
 		return fmt.Errorf("botonomredis: done: retention %s is under a millisecond: %w", retention, botonom.ErrInvalidArgument)
 	}
-	return s.settleKey(ctx, "done", doneScript, s.Key(eventID), eventID, "claim:"+token, retention.Milliseconds())
+	return s.settleKey(ctx, "done", doneScript, []string{s.Key(eventID)}, eventID, "claim:"+token, retention.Milliseconds())
 }
 
 // Release implements botonom.DedupStore.
 func (s *DedupStore) Release(ctx context.Context, eventID, token string) error {
-	return s.settleKey(ctx, "release", releaseScript, s.Key(eventID), eventID, "claim:"+token)
+	return s.settleKey(ctx, "release", releaseScript, []string{s.Key(eventID)}, eventID, "claim:"+token)
 }
 
-// settleKey runs a done or release script on redisKey, the key of name (an
+// settleKey runs a done or release script on keys, those of name (an
 // event ID or an entity), which answers 1 when it did its part and 0 when
-// another claim holds it.
-func (s *DedupStore) settleKey(ctx context.Context, op string, script *redis.Script, redisKey, name string, args ...any) error {
-	n, err := script.Run(ctx, s.rdb, []string{redisKey}, args...).Int64()
+// another claim holds one of them.
+func (s *DedupStore) settleKey(ctx context.Context, op string, script *redis.Script, keys []string, name string, args ...any) error {
+	n, err := script.Run(ctx, s.rdb, keys, args...).Int64()
 	switch {
 	case err != nil:
 		return fmt.Errorf("botonomredis: %s %s: %w", op, name, err)

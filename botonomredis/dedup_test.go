@@ -265,12 +265,12 @@ type roundTripStep struct {
 	want  int64
 }
 
-// countRoundTrips gives a handler guard (WithDeduplication or WithOrdering)
+// countRoundTrips gives a handler guards (WithDeduplication, WithOrdering)
 // a store on a Redis client whose commands are counted, delivers warmUp
 // (so that the server knows the scripts: the very first use of each on a
 // server adds an EVAL after the EVALSHA's NOSCRIPT), then checks what each
 // step answers and costs.
-func countRoundTrips(t *testing.T, guard func(*botonomredis.DedupStore) botonom.HandlerOption, warmUp, steps []roundTripStep) {
+func countRoundTrips(t *testing.T, guards func(*botonomredis.DedupStore) []botonom.HandlerOption, warmUp, steps []roundTripStep) {
 	t.Helper()
 	rdb := newRedis(t)
 	counter := &roundTrips{}
@@ -281,7 +281,7 @@ func countRoundTrips(t *testing.T, guard func(*botonomredis.DedupStore) botonom.
 			return errors.New("fails")
 		}
 		return nil
-	}, guard(newDedupStore(t, rdb, uniquePrefix(t))))
+	}, guards(newDedupStore(t, rdb, uniquePrefix(t)))...)
 	for _, step := range warmUp {
 		fail = step.fail
 		step.serve(h)
@@ -306,7 +306,9 @@ func serveID(id string) func(http.Handler) int {
 // Round trips per delivery: a new event costs a claim and a done, one round
 // trip each; a duplicate one; a failure a claim and a release.
 func TestDedupStore_OneRoundTripPerStep(t *testing.T) {
-	countRoundTrips(t, func(s *botonomredis.DedupStore) botonom.HandlerOption { return botonom.WithDeduplication(s) },
+	countRoundTrips(t, func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+		return []botonom.HandlerOption{botonom.WithDeduplication(s)}
+	},
 		[]roundTripStep{{serve: serveID("evt_warm"), fail: true}, {serve: serveID("evt_warm")}},
 		[]roundTripStep{
 			{"new event: claim, done", serveID("evt_1"), false, 200, 2},
