@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,14 +32,28 @@ func newDedupStore(t *testing.T, rdb redis.UniversalClient, prefix string) *boto
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
+	t.Cleanup(func() { deleteKeys(rdb, prefix) })
 	return s
+}
+
+// deleteKeys deletes the keys starting with prefix, from every master of a
+// cluster.
+func deleteKeys(rdb redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	del := func(ctx context.Context, c *redis.Client) error {
+		keys, _ := c.Keys(ctx, prefix+"*").Result()
+		for _, k := range keys { // one by one: a cluster refuses keys of several slots at once
+			c.Del(ctx, k)
+		}
+		return nil
+	}
+	if cluster, ok := rdb.(*redis.ClusterClient); ok {
+		_ = cluster.ForEachMaster(ctx, del)
+		return
+	}
+	if c, ok := rdb.(*redis.Client); ok {
+		_ = del(ctx, c)
+	}
 }
 
 // delivery is a signed POST of event id, as the API sends it.
@@ -188,13 +203,20 @@ func (f *countingFn) total() int {
 // redelivering every non-2xx until it gets a 2xx: every event's fn
 // succeeded exactly once, none lost.
 func TestDedupStore_TwoReplicasProcessEachEventOnce(t *testing.T) {
+	testTwoReplicasProcessEachEventOnce(t, func(t *testing.T) redis.UniversalClient { return newRedis(t) })
+}
+
+// testTwoReplicasProcessEachEventOnce is
+// TestDedupStore_TwoReplicasProcessEachEventOnce with the Redis clients
+// newClient makes (a server's, or a cluster's).
+func testTwoReplicasProcessEachEventOnce(t *testing.T, newClient func(*testing.T) redis.UniversalClient) {
 	const events, copies = 200, 8
 	prefix := uniquePrefix(t)
 	fn := &countingFn{fail: func(id string) bool { return id[len(id)-1] == '7' }}
 	var replicas [2]http.Handler
 	for i := range replicas {
 		replicas[i] = botonom.WebhookHandler(webhookSecret, fn.handle,
-			botonom.WithDeduplication(newDedupStore(t, newRedis(t), prefix)))
+			botonom.WithDeduplication(newDedupStore(t, newClient(t), prefix)))
 	}
 
 	var answers [600]atomic.Int64
@@ -488,5 +510,47 @@ func TestDedupStore_KeyPrefixIsTheNamespace(t *testing.T) {
 	}
 	if want := prefix + "webhook:evt_1"; a.Key("evt_1") != want {
 		t.Errorf("Key = %q; want %q", a.Key("evt_1"), want)
+	}
+}
+
+// With replica acknowledgement, a step whose replicas do not acknowledge
+// it in time is a store failure (the test server has no replica): the
+// claim is released, the handler answers 503, or runs fn with fail-open;
+// each step still costs one round trip.
+func TestDedupStore_ReplicaAckTimeoutIsAStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	counter := &roundTrips{}
+	rdb.AddHook(counter)
+	prefix := uniquePrefix(t)
+	newDedupStore(t, rdb, prefix) // deletes the keys at the end
+	store, err := botonomredis.NewDedupStore(rdb, botonomredis.WithKeyPrefix(prefix), botonomredis.WithReplicaAck(1, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = store.Claim(ctx, "evt_warm", time.Minute) // the server knows the script
+	counter.n.Store(0)
+	_, err = store.Claim(ctx, "evt_1", time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "0 of 1 replicas acknowledged within 20ms") {
+		t.Fatalf("Claim without a replica = %v; want an acknowledgement failure", err)
+	}
+	if n := counter.n.Load(); n != 2 {
+		t.Errorf("%d round trips; want 2: the claim with WAIT, and its release", n)
+	}
+	if n := rdb.Exists(ctx, store.Key("evt_1")).Val(); n != 0 {
+		t.Errorf("the claim that was not acknowledged is still held")
+	}
+
+	fn := &countingFn{}
+	if w := serve(botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(store)), "evt_1"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("handler: %d; want 503", w.Code)
+	}
+	if w := serve(botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(store, botonom.WithDedupFailOpen())), "evt_1"); w.Code != http.StatusOK || fn.total() != 1 {
+		t.Errorf("handler failing open: %d, fn ran %d times; want 200, once", w.Code, fn.total())
+	}
+	for _, bad := range []botonomredis.DedupStoreOption{botonomredis.WithReplicaAck(0, time.Second), botonomredis.WithReplicaAck(1, 0)} {
+		if _, err := botonomredis.NewDedupStore(rdb, bad); err == nil || !strings.Contains(err.Error(), "WithReplicaAck") {
+			t.Errorf("NewDedupStore(%v) = %v; want a WithReplicaAck error", bad, err)
+		}
 	}
 }

@@ -162,7 +162,8 @@ func (s *DedupStore) ClaimState(ctx context.Context, key string, at time.Time, l
 		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim state: lease %s is under a millisecond: %w", lease, botonom.ErrInvalidArgument)
 	}
 	token := newToken()
-	return s.claimKey(ctx, "claim state", claimStateScript, []string{s.StateKey(key)}, key, token, botonom.DedupStale, sortableTime(at), token, lease.Milliseconds())
+	return s.claimKey(ctx, "claim state", claimStateScript, releaseStateScript, []string{s.StateKey(key)}, key, token, token, botonom.DedupStale,
+		sortableTime(at), token, lease.Milliseconds())
 }
 
 // DoneState implements botonom.OrderStore; one round trip. retention is
@@ -193,8 +194,8 @@ func (s *DedupStore) ClaimEventState(ctx context.Context, es *botonom.EventState
 		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim event state: lease %s or retention %s is under a millisecond: %w", es.Lease, es.Retention, botonom.ErrInvalidArgument)
 	}
 	token := newToken()
-	return s.claimKey(ctx, "claim event state", claimEventStateScript, s.eventStateKeys(es), es.EventID, token, botonom.DedupDone,
-		sortableTime(es.At), token, es.Lease.Milliseconds(), es.Retention.Milliseconds())
+	return s.claimKey(ctx, "claim event state", claimEventStateScript, releaseEventStateScript, s.eventStateKeys(es), es.EventID, token, token,
+		botonom.DedupDone, sortableTime(es.At), token, es.Lease.Milliseconds(), es.Retention.Milliseconds())
 }
 
 // DoneEventState implements botonom.GuardStore; one round trip. The

@@ -15,6 +15,7 @@ import (
 
 	"github.com/botonom/botonom-go"
 	"github.com/botonom/botonom-go/botonomredis"
+	"github.com/redis/go-redis/v9"
 )
 
 var statusAt = time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC)
@@ -162,6 +163,13 @@ func (a *appliedStatus) handle(_ context.Context, ev *botonom.Event) error {
 // with each agent in its newest status, never applying an older one over
 // a newer.
 func TestDedupStore_OrderingTwoReplicasEndInTheNewestState(t *testing.T) {
+	testOrderingTwoReplicas(t, func(t *testing.T) redis.UniversalClient { return newRedis(t) })
+}
+
+// testOrderingTwoReplicas is
+// TestDedupStore_OrderingTwoReplicasEndInTheNewestState with the Redis
+// clients newClient makes (a server's, or a cluster's).
+func testOrderingTwoReplicas(t *testing.T, newClient func(*testing.T) redis.UniversalClient) {
 	const agents, changes = 4, 25
 	for _, dedup := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dedup=%t", dedup), func(t *testing.T) {
@@ -169,7 +177,7 @@ func TestDedupStore_OrderingTwoReplicasEndInTheNewestState(t *testing.T) {
 			fn := &appliedStatus{}
 			var replicas [2]http.Handler
 			for i := range replicas {
-				store := newDedupStore(t, newRedis(t), prefix)
+				store := newDedupStore(t, newClient(t), prefix)
 				opts := []botonom.HandlerOption{botonom.WithOrdering(store)}
 				if dedup {
 					opts = append(opts, botonom.WithDeduplication(store))
