@@ -281,8 +281,22 @@ func senderGone(err error) guarded {
 // must still be recorded), ending storeStepTimeout from now. Its timer
 // starts only if the store waits on it; stop releases it.
 func storeContext(ctx context.Context) *leaseContext {
-	return &leaseContext{Context: context.WithoutCancel(ctx), deadline: time.Now().Add(storeStepTimeout)}
+	sc := &struct {
+		leaseContext
+		values valuesOnly
+	}{values: valuesOnly{ctx}} // one allocation, not two
+	sc.leaseContext.Context, sc.deadline = &sc.values, time.Now().Add(storeStepTimeout)
+	return &sc.leaseContext
 }
+
+// valuesOnly is its parent's values, without its deadline and
+// cancellation: context.WithoutCancel, in storeContext's allocation.
+type valuesOnly struct{ parent context.Context }
+
+func (valuesOnly) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (valuesOnly) Done() <-chan struct{}       { return nil }
+func (valuesOnly) Err() error                  { return nil }
+func (c *valuesOnly) Value(key any) any        { return c.parent.Value(key) }
 
 // storeStep runs one store step under its own storeContext.
 func storeStep[T any](ctx context.Context, step func(context.Context) (T, error)) (T, error) {
