@@ -373,12 +373,7 @@ type ownRedis struct {
 
 func startOwnRedis(t *testing.T) *ownRedis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server is not installed and CI is set (scripts/redis-up installs it): %v", err)
-		}
-		t.Skipf("skipping: redis-server is not installed (scripts/redis-up installs it): %v", err)
-	}
+	needRedisServer(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -389,6 +384,18 @@ func startOwnRedis(t *testing.T) *ownRedis {
 	r.start()
 	t.Cleanup(r.stop)
 	return r
+}
+
+// needRedisServer skips the test without redis-server installed, or fails
+// it when CI is set.
+func needRedisServer(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is not installed and CI is set (scripts/redis-up installs it): %v", err)
+		}
+		t.Skipf("skipping: redis-server is not installed (scripts/redis-up installs it): %v", err)
+	}
 }
 
 func (r *ownRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
