@@ -153,10 +153,15 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// localAPIHint ends an error about the environment's settings: how to get
+// them for the local fake API.
+const localAPIHint = ` (for a local fake API, run "botonom mock" and paste the export line it prints)`
+
 // NewClientFromEnv is NewClient with the token from BOTONOM_API_TOKEN and,
 // when set, the base URL from BOTONOM_BASE_URL (see WithBaseURL). Options
 // given here win over the environment. An unset or empty BOTONOM_API_TOKEN
-// is an error that matches ErrInvalidArgument. It pairs with the line
+// is an error that matches ErrInvalidArgument and says how to get one for
+// the local fake API. It pairs with the line
 // "botonom mock" prints:
 //
 //	export BOTONOM_BASE_URL=http://127.0.0.1:12111/v1/ BOTONOM_API_TOKEN=btm_sk_test_botonomtest
@@ -169,7 +174,7 @@ func NewClientFromEnv(opts ...Option) (*Client, error) {
 	}
 	token := os.Getenv("BOTONOM_API_TOKEN")
 	if strings.TrimSpace(token) == "" {
-		return nil, invalidArgf("NewClientFromEnv: BOTONOM_API_TOKEN is not set")
+		return nil, invalidArgf("NewClientFromEnv: BOTONOM_API_TOKEN is not set%s", localAPIHint)
 	}
 	return NewClient(token, opts...)
 }

@@ -400,5 +400,32 @@ func addQuery(path string, opts any) (string, error) {
 	if len(v) == 0 {
 		return path, nil
 	}
+	setQueryTimes(v, reflect.ValueOf(opts))
 	return path + "?" + v.Encode(), nil
+}
+
+// setQueryTimes sets in v every non-zero time.Time field of the struct
+// (or pointer to one) rv, embedded structs included, as RFC 3339 in UTC
+// with the fraction of a second the time has: go-querystring drops the
+// fraction, and a task created in the same second as CreatedBefore would
+// be missed.
+func setQueryTimes(v url.Values, rv reflect.Value) {
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return
+	}
+	for i := range rv.NumField() {
+		f := rv.Type().Field(i)
+		switch {
+		case f.Anonymous:
+			setQueryTimes(v, rv.Field(i))
+		case f.IsExported() && f.Type == reflect.TypeFor[time.Time]():
+			name, _, _ := strings.Cut(f.Tag.Get("url"), ",")
+			if t := rv.Field(i).Interface().(time.Time); name != "" && name != "-" && !t.IsZero() {
+				v.Set(name, t.UTC().Format(time.RFC3339Nano))
+			}
+		}
+	}
 }

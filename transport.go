@@ -117,9 +117,23 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 	// the answer once the request is sent. (A context deadline per attempt
 	// costs about ten allocations a call.)
 	t.ResponseHeaderTimeout = DefaultTimeout
+	// HTTP/2 health checks: a connection that has read nothing for a while
+	// is pinged, and closed when the ping goes unanswered, so that a peer
+	// gone silent (a black hole: no RST, no FIN) is left for a new
+	// connection within http2PingAfter+http2PingTimeout (45 s), not kept in
+	// the pool with each call on it waiting DefaultTimeout.
+	t.HTTP2 = &http.HTTP2Config{SendPingTimeout: http2PingAfter, PingTimeout: http2PingTimeout}
 	g := newDialGate(t)
 	return func() http.RoundTripper { return g }
 }
+
+// The HTTP/2 health check of the SDK's transport: a ping after
+// http2PingAfter without a frame read, and the connection closed when the
+// ping is not answered within http2PingTimeout.
+const (
+	http2PingAfter   = 30 * time.Second
+	http2PingTimeout = 15 * time.Second
+)
 
 // transport runs around every attempt, in this order: the Limiter, the
 // per-attempt timeout, the middleware (outermost first), then logging and
