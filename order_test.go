@@ -495,8 +495,9 @@ func TestWebhookHandler_OrderingFnContextEndsBeforeTheLease(t *testing.T) {
 // answers ClaimEventState as told.
 type scriptedGuardStore struct {
 	scriptedOrderStore
-	both    DedupClaim
-	bothErr error
+	both         DedupClaim
+	bothErr      error
+	doneBothErrs int // how many DoneEventState calls fail
 }
 
 func (s *scriptedGuardStore) ClaimEventState(_ context.Context, es *EventState) (DedupClaim, error) {
@@ -506,6 +507,12 @@ func (s *scriptedGuardStore) ClaimEventState(_ context.Context, es *EventState) 
 
 func (s *scriptedGuardStore) DoneEventState(_ context.Context, es *EventState, token string) error {
 	s.record(fmt.Sprintf("done-both %s %s %s %s %s", es.EventID, es.Key, token, es.Retention, es.StateRetention))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.doneBothErrs > 0 {
+		s.doneBothErrs--
+		return errors.New("dial tcp: connection refused")
+	}
 	return nil
 }
 
@@ -526,6 +533,7 @@ func TestWebhookHandler_BothGuardsOnAGuardStore(t *testing.T) {
 		body             []byte
 		both             DedupClaim
 		bothErr          error
+		doneBothErrs     int
 		fnErr            error
 		dedupOpen, order bool // fail open
 		status           int
@@ -537,6 +545,9 @@ func TestWebhookHandler_BothGuardsOnAGuardStore(t *testing.T) {
 			calls: []string{claimBoth, "done-both evt_5 agent_status:agt_1 b1 1h0m0s 72h0m0s"}},
 		"new, fn fails": {both: claimed, fnErr: errors.New("db down"), status: 500, outcome: DeliveryFailed, fnCalls: 1,
 			calls: []string{claimBoth, "release-both evt_5 agent_status:agt_1 b1"}},
+		"new, done fails twice: retried": {both: claimed, doneBothErrs: 2, status: 200, outcome: DeliveryProcessed, fnCalls: 1,
+			calls: []string{claimBoth, "done-both evt_5 agent_status:agt_1 b1 1h0m0s 72h0m0s", "done-both evt_5 agent_status:agt_1 b1 1h0m0s 72h0m0s",
+				"done-both evt_5 agent_status:agt_1 b1 1h0m0s 72h0m0s"}},
 		"done":                {both: DedupClaim{Status: DedupDone}, status: 200, outcome: DeliveryDuplicate, calls: []string{claimBoth}},
 		"stale":               {both: DedupClaim{Status: DedupStale}, status: 200, outcome: DeliveryStale, calls: []string{claimBoth}},
 		"in flight":           {both: DedupClaim{Status: DedupInFlight}, status: 409, outcome: DeliveryInFlight, calls: []string{claimBoth}},
@@ -552,7 +563,7 @@ func TestWebhookHandler_BothGuardsOnAGuardStore(t *testing.T) {
 			calls: []string{"claim evt_1 1m0s", "done evt_1 d1 1h0m0s"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			store := &scriptedGuardStore{both: tc.both, bothErr: tc.bothErr}
+			store := &scriptedGuardStore{both: tc.both, bothErr: tc.bothErr, doneBothErrs: tc.doneBothErrs}
 			store.claim = DedupClaim{Status: DedupClaimed, Token: "d1"}
 			fn := &recordingFn{err: tc.fnErr}
 			var outcome DeliveryOutcome
@@ -579,6 +590,13 @@ func TestWebhookHandler_BothGuardsOnAGuardStore(t *testing.T) {
 		})
 	}
 
+	t.Run("fn panics: both claims released", func(t *testing.T) {
+		store := &scriptedGuardStore{both: claimed}
+		h := WebhookHandler(vectorSecret, func(context.Context, *Event) error { panic("bug") }, WithClock(webhookClockAt(vectorTime)),
+			WithDeduplication(store, WithDedupLease(time.Minute), WithDedupRetention(time.Hour)), WithOrdering(store))
+		assert.Panics(t, func() { deliver(h, statusEvent("evt_5", "agt_1", "online", 5)) })
+		assert.Equal(t, []string{claimBoth, "release-both evt_5 agent_status:agt_1 b1"}, store.Calls())
+	})
 	t.Run("two stores: each guard's own steps", func(t *testing.T) {
 		dedup, order := &scriptedGuardStore{}, &scriptedGuardStore{}
 		dedup.claim, order.orderClaim = DedupClaim{Status: DedupClaimed, Token: "d1"}, DedupClaim{Status: DedupClaimed, Token: "o1"}
