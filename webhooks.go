@@ -351,7 +351,8 @@ type webhookHandler struct {
 	handlerConfig
 	verify *verifyConfig
 	fn     func(context.Context, *Event) error
-	err    error // a configuration error: every request gets 500
+	guards GuardStore // the store both guards share, if it is a GuardStore
+	err    error      // a configuration error: every request gets 500
 }
 
 // WebhookHandler returns an http.Handler that receives webhook deliveries:
@@ -401,6 +402,7 @@ func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts 
 		h.err = fmt.Errorf("botonom: WebhookHandler: %w", h.err)
 		h.errLogger().Error("botonom: webhook handler is misconfigured; it will answer every delivery 500", "error", h.err)
 	}
+	h.guards = guardStore(h.dedup.store, h.order.store)
 	return h
 }
 
