@@ -53,7 +53,8 @@ func startServer(t *testing.T, port int, args ...string) {
 // acknowledgement is given by the master's replica.
 func TestDedupStore_OnSentinel(t *testing.T) {
 	master, replica, sentinel := freePort(t), freePort(t), freePort(t)
-	base := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
+	// --dir: a replica writes the master's snapshot to disk when it syncs.
+	base := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}
 	startServer(t, master, append([]string{"--port", strconv.Itoa(master)}, base...)...)
 	startServer(t, replica, append([]string{"--port", strconv.Itoa(replica), "--replicaof", "127.0.0.1", strconv.Itoa(master)}, base...)...)
 	conf := filepath.Join(t.TempDir(), "sentinel.conf")
