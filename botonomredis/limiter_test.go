@@ -128,7 +128,7 @@ func uniquePrefix(t *testing.T) string {
 
 // newLimiter is New that fails the test on error and deletes the limiter's
 // key at the end.
-func newLimiter(t *testing.T, rdb *redis.Client, token string, limit int, period time.Duration, opts ...botonomredis.LimiterOption) *botonomredis.Limiter {
+func newLimiter(t *testing.T, rdb redis.UniversalClient, token string, limit int, period time.Duration, opts ...botonomredis.LimiterOption) *botonomredis.Limiter {
 	t.Helper()
 	l, err := botonomredis.NewLimiter(rdb, token, limit, period, opts...)
 	if err != nil {
@@ -163,6 +163,12 @@ func minSpan(times []time.Time, n int) time.Duration {
 }
 
 func TestLimiter_TwoClientsShareOneLimit(t *testing.T) {
+	testTwoClientsShareOneLimit(t, func(t *testing.T) redis.UniversalClient { return newRedis(t) })
+}
+
+// testTwoClientsShareOneLimit is TestLimiter_TwoClientsShareOneLimit with
+// the Redis clients newClient makes (a server's, or a cluster's).
+func testTwoClientsShareOneLimit(t *testing.T, newClient func(*testing.T) redis.UniversalClient) {
 	const (
 		limit      = 50 // per second
 		burst      = 5
@@ -188,7 +194,7 @@ func TestLimiter_TwoClientsShareOneLimit(t *testing.T) {
 	prefix := uniquePrefix(t)
 	var clients [2]*botonom.Client
 	for i := range clients {
-		l := newLimiter(t, newRedis(t), testToken, limit, time.Second,
+		l := newLimiter(t, newClient(t), testToken, limit, time.Second,
 			botonomredis.WithKeyPrefix(prefix), botonomredis.WithBurst(burst))
 		c, err := botonom.NewClient(testToken, botonom.WithBaseURL(srv.URL+"/v1/"), botonom.WithLimiter(l))
 		if err != nil {
