@@ -329,8 +329,7 @@ func benchSequential(b *testing.B, sides map[string]func(context.Context) error)
 		}
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
+			for b.Loop() {
 				if err := call(ctx); err != nil {
 					b.Fatal(err)
 				}
@@ -609,8 +608,7 @@ func BenchmarkListAll10k(b *testing.B) {
 				b.Fatalf("walked %d agents: %v", n, err)
 			}
 			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
+			for b.Loop() {
 				if _, _, err := benchListAll(ctx, c, side.keep, false); err != nil {
 					b.Fatal(err)
 				}

@@ -1,6 +1,7 @@
 package botonom
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -20,9 +22,11 @@ import (
 )
 
 // attemptServer is a real HTTP server that numbers the requests it gets
-// and answers each with answer(n, r), n counting from 0.
+// and answers each with answer(n, r), n counting from 0. One made by
+// newAttemptHandler has no listener: memClient reaches it in memory.
 type attemptServer struct {
 	*httptest.Server
+	handler  http.Handler
 	mu       sync.Mutex
 	requests []*http.Request
 	times    []time.Time
@@ -30,17 +34,58 @@ type attemptServer struct {
 
 func newAttemptServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, n int)) *attemptServer {
 	t.Helper()
+	s := newAttemptHandler(answer)
+	s.Server = httptest.NewServer(s.handler)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// newAttemptHandler is an attemptServer without a listener, for a test in
+// a synctest bubble (where a goroutine blocked on a real socket would stop
+// the fake clock): memClient hands it each request in memory.
+func newAttemptHandler(answer func(w http.ResponseWriter, r *http.Request, n int)) *attemptServer {
 	s := &attemptServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		n := len(s.requests)
 		s.requests = append(s.requests, r.Clone(context.Background()))
 		s.times = append(s.times, time.Now())
 		s.mu.Unlock()
 		answer(w, r, n)
-	}))
-	t.Cleanup(s.Close)
+	})
 	return s
+}
+
+// memClient is a client of s whose requests reach s's handler in memory;
+// a handler that hijacks the connection (to drop the answer) fails the
+// attempt as a dropped connection does.
+func (s *attemptServer) memClient(t *testing.T, opts ...Option) *Client {
+	t.Helper()
+	api := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := &memRecorder{ResponseRecorder: httptest.NewRecorder()}
+		s.handler.ServeHTTP(rec, r)
+		if rec.hijacked {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return rec.Result(), nil
+	})
+	base := []Option{WithBaseURL("http://api.test/v1/"), WithRetryWait(time.Millisecond, 5*time.Millisecond),
+		WithHTTPClient(&http.Client{Transport: api})}
+	c, err := NewClient(testToken, append(base, opts...)...)
+	require.NoError(t, err)
+	return c
+}
+
+// memRecorder is a ResponseRecorder whose connection a handler can
+// "hijack": the answer is then lost.
+type memRecorder struct {
+	*httptest.ResponseRecorder
+	hijacked bool
+}
+
+func (m *memRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	m.hijacked = true
+	return nil, nil, errors.New("memRecorder: no connection: the answer is dropped")
 }
 
 func (s *attemptServer) count() int {
@@ -417,25 +462,36 @@ func TestLimiter_ErrorStopsTheCallUnsent(t *testing.T) {
 // spentServer answers every request 200 with Remaining: 0 and a reset
 // resetIn from now, by its own clock in Date.
 func spentServer(t *testing.T, resetIn time.Duration) *attemptServer {
-	return newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+	return newAttemptServer(t, spentAnswer(resetIn))
+}
+
+// spentAnswer answers 200 with no request left until resetIn after the
+// current second.
+func spentAnswer(resetIn time.Duration) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, r *http.Request, n int) {
 		now := time.Now()
 		w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 		w.Header().Set("X-RateLimit-Limit", "100")
 		w.Header().Set("X-RateLimit-Remaining", "0")
 		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(now.Truncate(time.Second).Add(resetIn).Unix(), 10))
 		writeStatus(w, 200)
-	})
+	}
 }
 
+// In a synctest bubble: the wait for the reset is on the fake clock.
 func TestRateLimit_SpentLimitWaitsForResetBeforeSending(t *testing.T) {
-	srv := spentServer(t, time.Second)
-	c := srv.client(t)
-	require.NoError(t, send(c))
-	rate := c.Rate()
-	assert.Equal(t, 0, rate.Remaining)
-	require.NoError(t, send(c))
-	require.Equal(t, 2, srv.count())
-	assert.False(t, srv.times[1].Before(rate.Reset), "no request before the window reset (%s < %s)", srv.times[1], rate.Reset)
+	synctest.Test(t, func(t *testing.T) {
+		srv := newAttemptHandler(spentAnswer(time.Second))
+		c := srv.memClient(t)
+		require.NoError(t, send(c))
+		rate := c.Rate()
+		assert.Equal(t, 0, rate.Remaining)
+		start := time.Now()
+		require.NoError(t, send(c))
+		require.Equal(t, 2, srv.count())
+		assert.False(t, srv.times[1].Before(rate.Reset), "no request before the window reset (%s < %s)", srv.times[1], rate.Reset)
+		assert.Less(t, time.Since(start), 2*time.Second, "a wait for the reset, no longer")
+	})
 }
 
 func TestRateLimit_WaitDisabledFailsFastUnsent(t *testing.T) {
@@ -628,7 +684,7 @@ func BenchmarkRetryPolicyOverhead(b *testing.B) {
 		require.NoError(b, err)
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			for range b.N {
+			for b.Loop() {
 				if _, _, err := c.Agents.Get(context.Background(), "agt_1"); err != nil {
 					b.Fatal(err)
 				}

@@ -525,8 +525,7 @@ func BenchmarkConstructEvent(b *testing.B) {
 	clock := atVectorTime()
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
+	for b.Loop() {
 		ev, err := ConstructEvent(payload, header, vectorSecret, clock)
 		if err != nil || ev.Type != EventTaskCompleted {
 			b.Fatal(err)

@@ -106,8 +106,7 @@ func BenchmarkInstrument(b *testing.B) {
 		b.Run(row.name, func(b *testing.B) {
 			send := benchCall(b, baseURL, row)
 			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
+			for b.Loop() {
 				send()
 			}
 		})
