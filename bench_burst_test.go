@@ -58,7 +58,10 @@ func benchBurstSides(srv *tlsServer) []struct {
 			return sdk(b, &http.Client{Transport: tr}), tr.CloseIdleConnections
 		}},
 		{"x-net-http2.Transport", func(b *testing.B) (*Client, func()) {
+			// x/net deprecates its Transport for net/http's: the comparison is on purpose.
+			//lint:ignore SA1019 the baseline this benchmark compares against
 			tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+			//lint:ignore SA1019 the baseline this benchmark compares against
 			return sdk(b, &http.Client{Transport: tr}), tr.CloseIdleConnections
 		}},
 	}

@@ -579,11 +579,11 @@ func TestInstrument_TokenInNoSpanOrMetric(t *testing.T) {
 	for _, s := range tel.ended() {
 		seen = append(seen, s.Name(), s.Status().Description)
 		for _, kv := range s.Attributes() {
-			seen = append(seen, kv.Value.Emit())
+			seen = append(seen, kv.Value.String())
 		}
 		for _, ev := range s.Events() {
 			for _, kv := range ev.Attributes {
-				seen = append(seen, kv.Value.Emit())
+				seen = append(seen, kv.Value.String())
 			}
 		}
 	}
