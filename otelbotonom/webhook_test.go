@@ -258,3 +258,36 @@ func TestNewWebhooks_BadInput(t *testing.T) {
 		t.Errorf("NewWebhooks(WithMeterProvider(nil)) error %v, want one naming the option", err)
 	}
 }
+
+// A DeliveryTrace given after the instrumentation that starts a span of
+// its own (and ends it in its End): the delivery's SERVER span still ends,
+// with the outcome, and the other span is left to its owner.
+func TestWebhooks_EndsItsOwnSpanUnderALaterTrace(t *testing.T) {
+	tel := newTelemetry(t)
+	wh := newWebhooks(t, tel)
+	user := &botonom.DeliveryTrace{
+		Start: func(ctx context.Context, _ *http.Request) context.Context {
+			ctx, _ = tel.tp.Tracer("user").Start(ctx, "user delivery")
+			return ctx
+		},
+		End: func(ctx context.Context, _ botonom.Delivery) { trace.SpanFromContext(ctx).End() },
+	}
+	h := botonom.WebhookHandler(testSecret, func(context.Context, *botonom.Event) error { return nil },
+		wh.Option(), botonom.WithDeliveryTrace(user))
+	if status := serve(h, delivery(eventBody("evt_1"), testSecret)); status != http.StatusOK {
+		t.Fatalf("answer %d", status)
+	}
+	if open := tel.open(); len(open) != 0 {
+		t.Fatalf("spans left open: %v", open)
+	}
+	spans := byName(tel.ended(), "botonom webhook")
+	if len(spans) != 1 {
+		t.Fatalf("%d delivery spans, want 1", len(spans))
+	}
+	wantAttrs(t, "delivery span", attrs(spans[0].Attributes()), map[string]string{"botonom.webhook.outcome": "processed", "botonom.event.id": "evt_1"})
+	userSpans := byName(tel.ended(), "user delivery")
+	if len(userSpans) != 1 {
+		t.Fatalf("%d user spans, want 1", len(userSpans))
+	}
+	wantAttrs(t, "user span", attrs(userSpans[0].Attributes()), nil, "botonom.webhook.outcome")
+}
