@@ -16,7 +16,9 @@ func TestWebhookHandler_FnContextEndsWhenFnReturns(t *testing.T) {
 	guards := map[string]func(*MemoryDedupStore) []HandlerOption{
 		"de-duplication": func(s *MemoryDedupStore) []HandlerOption { return []HandlerOption{WithDeduplication(s)} },
 		"ordering":       func(s *MemoryDedupStore) []HandlerOption { return []HandlerOption{WithOrdering(s)} },
-		"both":           func(s *MemoryDedupStore) []HandlerOption { return []HandlerOption{WithDeduplication(s), WithOrdering(s)} },
+		"both": func(s *MemoryDedupStore) []HandlerOption {
+			return []HandlerOption{WithDeduplication(s), WithOrdering(s)}
+		},
 	}
 	for name, guard := range guards {
 		t.Run(name, func(t *testing.T) {
