@@ -1,0 +1,130 @@
+package botonom
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// debugTokens are tokens of every shape the debug view must hide: an API
+// token, one without the "btm_sk_" prefix (44 characters, as in the
+// probe that found a cut copy showing 36 of them), one of exactly
+// tokenRun characters, and a periodic one, whose copies side by side
+// make one run.
+var debugTokens = []string{
+	"btm_sk_live_4eC39HqLyjWDarjtT1zdp7dcAbCdEfGh",
+	"Zx9qT_4rLm-8KpWvB2nYc6DsFh0JgUe3ViXoA7MbNtQ1",
+	"k3Y9-p_Q",
+	"ab12ab12ab12ab12ab12",
+}
+
+// debugViewOf runs one attempt through the debug view with token as the
+// client's, reqBody as the request's body and respBody as the answer's,
+// and returns all it writes: the text and every attribute of the record.
+func debugViewOf(t testing.TB, token, reqBody, respBody string) string {
+	t.Helper()
+	var out strings.Builder
+	mw := debugMiddleware(func(_ context.Context, d *debugAttempt) {
+		out.WriteString(d.text())
+		writeAttrs(&out, d.attrs())
+	})
+	req, err := http.NewRequest(http.MethodPost, "https://api.botonom.com/v1/agents/agt_1/message", strings.NewReader(reqBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := mw(req, func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{"X-Echo": {token}},
+			Body: io.NopCloser(strings.NewReader(respBody)), ContentLength: -1, Request: r}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The call still gets every byte.
+	if got, _ := io.ReadAll(resp.Body); string(got) != respBody {
+		t.Fatalf("the answer's body changed: %d bytes, want %d", len(got), len(respBody))
+	}
+	return out.String()
+}
+
+func writeAttrs(b *strings.Builder, attrs []slog.Attr) {
+	for _, a := range attrs {
+		if a.Value.Kind() == slog.KindGroup {
+			writeAttrs(b, a.Value.Group())
+			continue
+		}
+		b.WriteString(a.Key + "=" + a.Value.String() + "\n")
+	}
+}
+
+// assertNoRunOf fails unless out shows no tokenRun characters in a row of
+// token.
+func assertNoRunOf(t testing.TB, out, token, where string) {
+	t.Helper()
+	for i := 0; i+tokenRun <= len(token); i++ {
+		if at := strings.Index(out, token[i:i+tokenRun]); at >= 0 {
+			t.Fatalf("%s: the debug view shows %q of the token %q: …%s…", where, token[i:i+tokenRun], token,
+				out[max(0, at-40):min(len(out), at+60)])
+		}
+	}
+}
+
+// No tokenRun characters of the client's token show, wherever a copy of
+// it falls in a body: at every offset around the bound the body is cut at
+// (DefaultDebugBodyBytes) and around the end of what is read of it (the
+// bound and the slack), alone, and behind 100 copies that masking shortens
+// so that the cut falls past the end of what was read.
+func TestDebugView_NoRunOfTheTokenWhereverACopyFalls(t *testing.T) {
+	readEnd := DefaultDebugBodyBytes + debugSlack + 1
+	for _, token := range debugTokens {
+		copies := strings.Repeat(token+" ", 100)
+		for _, layout := range []struct {
+			name   string
+			before string
+			cuts   []int // offsets (in the body) around which a copy is placed
+		}{
+			{"alone", "", []int{DefaultDebugBodyBytes, readEnd}},
+			{"behind copies", copies, []int{readEnd}},
+		} {
+			for _, cut := range layout.cuts {
+				for at := cut - len(token) - 1; at <= cut+1; at++ {
+					fill := at - len(layout.before)
+					body := layout.before + strings.Repeat(".", fill) + token + strings.Repeat(".", 2000)
+					out := debugViewOf(t, token, body, body)
+					assertNoRunOf(t, out, token, layout.name+": a copy at "+strconv.Itoa(at))
+				}
+			}
+		}
+	}
+}
+
+// FuzzDebugView_NoRunOfTheToken: whatever the token (printable, no space)
+// and the bodies, and wherever copies of the token fall in them, the debug
+// view shows no tokenRun characters in a row of it.
+func FuzzDebugView_NoRunOfTheToken(f *testing.F) {
+	for _, token := range debugTokens {
+		f.Add(token, strings.Repeat("x", 100), uint16(DefaultDebugBodyBytes-5), uint8(3))
+		f.Add(token, `{"a":"`, uint16(DefaultDebugBodyBytes+debugSlack-10), uint8(40))
+	}
+	f.Fuzz(func(t *testing.T, token, filler string, at uint16, copies uint8) {
+		if len(token) < tokenRun || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			t.Skip()
+		}
+		var b strings.Builder
+		for range copies {
+			b.WriteString(token + filler)
+		}
+		for b.Len() < int(at) {
+			b.WriteString(filler + ".")
+		}
+		body := b.String()[:at] + token + body2k
+		out := debugViewOf(t, token, body, body)
+		assertNoRunOf(t, out, token, "a copy at "+strconv.Itoa(int(at)))
+	})
+}
+
+var body2k = strings.Repeat(".", 2000)
