@@ -128,3 +128,53 @@ func FuzzDebugView_NoRunOfTheToken(f *testing.F) {
 }
 
 var body2k = strings.Repeat(".", 2000)
+
+// hideToken's exact output: what of a copy stays shown, and where a run
+// begins and ends.
+func TestHideToken(t *testing.T) {
+	const plain = "Zx9qT_4rLm-8KpWvB2nYc6DsFh0JgUe3ViXoA7MbNtQ1" // shows as …NtQ1
+	const api = "btm_sk_live_4eC39HqLyjWDarjtT1zdp7dcAbCdEfGh"   // shows as btm_sk_…EfGh
+	for _, c := range []struct{ token, s, want string }{
+		{plain, "", ""},
+		{plain, "no copy here", "no copy here"},
+		{plain, plain, "…NtQ1"},
+		{plain, "<" + plain + ">", "<…NtQ1>"},
+		{plain, plain + plain, "…NtQ1…NtQ1"},
+		{plain, plain + "," + plain, "…NtQ1,…NtQ1"},
+		{plain, "cut " + plain[:30], "cut …"},
+		{plain, plain[14:] + " cut", "… cut"},
+		{plain, "x" + plain[3:11], "x…"},                          // exactly tokenRun characters, at the end
+		{plain, plain[3:11] + "x", "…x"},                          // at the start
+		{plain, "x" + plain[3:10] + "y", "x" + plain[3:10] + "y"}, // one short of a run
+		{plain, plain[:20] + "|" + plain[20:], "…|…"},
+		{api, "t=" + api + "&", "t=btm_sk_…EfGh&"},
+		{api, api[:25], "…"},
+		{"abcdefgh", "abcdefgh abcdefg", "… abcdefg"},             // a token of tokenRun characters
+		{"ab12ab12ab12ab12ab12", "ab12ab12ab12ab12ab12ab12", "…"}, // periodic: one run
+		{"ab12ab12ab12ab12ab12", "ab12ab12ab12ab12ab12", "…ab12"},
+		{"abcdefg", "abcdefg abcdef", "… abcdef"}, // shorter than tokenRun: whole copies only
+		{"abcd", "abcd abc", "… abc"},
+		{"abc", "abc", "abc"}, // too short to hide
+	} {
+		if got := hideToken(c.s, c.token); got != c.want {
+			t.Errorf("hideToken(%q, %q) = %q, want %q", c.s, c.token, got, c.want)
+		}
+	}
+}
+
+// A body of up to DefaultDebugBodyBytes shows whole; one byte more is cut
+// at the bound, and says so.
+func TestDebugView_BodyAtTheBound(t *testing.T) {
+	for _, n := range []int{DefaultDebugBodyBytes - 1, DefaultDebugBodyBytes, DefaultDebugBodyBytes + 1} {
+		body := strings.Repeat("a", n)
+		out := debugViewOf(t, "btm_sk_test_token_0123", body, body)
+		shown := min(n, DefaultDebugBodyBytes)
+		if !strings.Contains(out, "\n"+body[:shown]+"\n") || strings.Contains(out, body[:shown]+"a") {
+			t.Errorf("%d bytes: the body does not show as its first %d", n, shown)
+		}
+		cut := strings.Contains(out, "(body cut short: 4096 of "+strconv.Itoa(n)+" bytes shown)")
+		if cut != (n > DefaultDebugBodyBytes) {
+			t.Errorf("%d bytes: cut note %v", n, cut)
+		}
+	}
+}
