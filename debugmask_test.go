@@ -154,7 +154,11 @@ func TestHideToken(t *testing.T) {
 		{"ab12ab12ab12ab12ab12", "ab12ab12ab12ab12ab12", "…ab12"},
 		{"abcdefg", "abcdefg abcdef", "… abcdef"}, // shorter than tokenRun: whole copies only
 		{"abcd", "abcd abc", "… abc"},
-		{"abc", "abc", "abc"}, // too short to hide
+		{"abc", "abc", "abc"},                                              // too short to hide
+		{"btm_sk_abcdefghijkl", "[btm_sk_abcdefghijkl]", "[btm_sk_…ijkl]"}, // 12 after the prefix: the last 4 show
+		{"btm_sk_abcdefghijk", "[btm_sk_abcdefghijk]", "[btm_sk_…]"},       // 11: they would say too much
+		{"abcdefghijkl", "[abcdefghijkl]", "[…ijkl]"},
+		{"abcdefghijk", "[abcdefghijk]", "[…]"},
 	} {
 		if got := hideToken(c.s, c.token); got != c.want {
 			t.Errorf("hideToken(%q, %q) = %q, want %q", c.s, c.token, got, c.want)
@@ -163,18 +167,55 @@ func TestHideToken(t *testing.T) {
 }
 
 // A body of up to DefaultDebugBodyBytes shows whole; one byte more is cut
-// at the bound, and says so.
+// at the bound, and says so, with the body's length when it is known: the
+// request's Content-Length, or for an answer of unknown length, whether
+// its end was read (bound and slack).
 func TestDebugView_BodyAtTheBound(t *testing.T) {
-	for _, n := range []int{DefaultDebugBodyBytes - 1, DefaultDebugBodyBytes, DefaultDebugBodyBytes + 1} {
+	readAll := DefaultDebugBodyBytes + debugSlack
+	for _, n := range []int{DefaultDebugBodyBytes - 1, DefaultDebugBodyBytes, DefaultDebugBodyBytes + 1, readAll, readAll + 1} {
 		body := strings.Repeat("a", n)
 		out := debugViewOf(t, "btm_sk_test_token_0123", body, body)
 		shown := min(n, DefaultDebugBodyBytes)
 		if !strings.Contains(out, "\n"+body[:shown]+"\n") || strings.Contains(out, body[:shown]+"a") {
 			t.Errorf("%d bytes: the body does not show as its first %d", n, shown)
 		}
-		cut := strings.Contains(out, "(body cut short: 4096 of "+strconv.Itoa(n)+" bytes shown)")
-		if cut != (n > DefaultDebugBodyBytes) {
-			t.Errorf("%d bytes: cut note %v", n, cut)
+		var wantReq, wantResp string
+		if n > DefaultDebugBodyBytes {
+			wantReq = "> (body cut short: 4096 of " + strconv.Itoa(n) + " bytes shown)"
+			wantResp = "< (body cut short: 4096 of " + strconv.Itoa(n) + " bytes shown)"
+			if n > readAll {
+				wantResp = "< (body cut short: first 4096 bytes shown)"
+			}
 		}
+		for _, want := range []string{wantReq, wantResp} {
+			if want != "" && !strings.Contains(out, want) {
+				t.Errorf("%d bytes: no %q", n, want)
+			}
+		}
+		if wantReq == "" && strings.Contains(out, "cut short") {
+			t.Errorf("%d bytes: a body shown whole is said cut short", n)
+		}
+	}
+}
+
+// A request without a body: its curl line sends none, and no body shows.
+func TestDebugView_RequestWithoutABody(t *testing.T) {
+	var out strings.Builder
+	mw := debugMiddleware(func(_ context.Context, d *debugAttempt) { out.WriteString(d.text()) })
+	req, err := http.NewRequest(http.MethodGet, "https://api.botonom.com/v1/agents", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer btm_sk_test_token_0123")
+	_, _ = mw(req, func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 204, Header: http.Header{}, Body: http.NoBody}, nil
+	})
+	want := "botonom: debug attempt \n" +
+		"> GET https://api.botonom.com/v1/agents\n" +
+		"> Authorization: Bearer btm_sk_…0123\n" +
+		`curl -X GET 'https://api.botonom.com/v1/agents' -H "Authorization: Bearer $BOTONOM_API_TOKEN"` + "\n" +
+		"< 204\n\n"
+	if out.String() != want {
+		t.Errorf("the debug view wrote\n%s\nwant\n%s", out.String(), want)
 	}
 }
