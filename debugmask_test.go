@@ -201,7 +201,13 @@ func TestDebugView_BodyAtTheBound(t *testing.T) {
 // A request without a body: its curl line sends none, and no body shows.
 func TestDebugView_RequestWithoutABody(t *testing.T) {
 	var out strings.Builder
-	mw := debugMiddleware(func(_ context.Context, d *debugAttempt) { out.WriteString(d.text()) })
+	var keys []string
+	mw := debugMiddleware(func(_ context.Context, d *debugAttempt) {
+		out.WriteString(d.text())
+		for _, a := range d.attrs() {
+			keys = append(keys, a.Key)
+		}
+	})
 	req, err := http.NewRequest(http.MethodGet, "https://api.botonom.com/v1/agents", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -217,5 +223,29 @@ func TestDebugView_RequestWithoutABody(t *testing.T) {
 		"< 204\n\n"
 	if out.String() != want {
 		t.Errorf("the debug view wrote\n%s\nwant\n%s", out.String(), want)
+	}
+	if got := strings.Join(keys, " "); got != "operation attempt method url request.headers curl status response.headers" {
+		t.Errorf("attributes %s, want no body", got)
+	}
+}
+
+// A request body of unknown length (no Content-Length) cut at the bound
+// says how much shows, not of how many bytes.
+func TestDebugView_RequestBodyOfUnknownLength(t *testing.T) {
+	var out strings.Builder
+	mw := debugMiddleware(func(_ context.Context, d *debugAttempt) { out.WriteString(d.text()) })
+	body := strings.Repeat("a", DefaultDebugBodyBytes+debugSlack+100)
+	req, err := http.NewRequest(http.MethodPost, "https://api.botonom.com/v1/agents", io.MultiReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = mw(req, func(r *http.Request) (*http.Response, error) {
+		if got, _ := io.ReadAll(r.Body); string(got) != body {
+			t.Errorf("the request's body changed: %d bytes, want %d", len(got), len(body))
+		}
+		return &http.Response{StatusCode: 204, Header: http.Header{}, Body: http.NoBody}, nil
+	})
+	if !strings.Contains(out.String(), "> (body cut short: first 4096 bytes shown)\n") {
+		t.Errorf("no cut note of unknown length in\n%s", out.String())
 	}
 }
