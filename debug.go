@@ -144,7 +144,7 @@ func (d *debugAttempt) captureRequest(req *http.Request) *http.Request {
 // captureResponse records resp, masked, and puts back what it read of the
 // body.
 func (d *debugAttempt) captureResponse(resp *http.Response) {
-	d.status = d.mask(resp.Status)
+	d.status = hideToken(resp.Status, d.token)
 	if d.status == "" {
 		d.status = strconv.Itoa(resp.StatusCode)
 	}

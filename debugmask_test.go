@@ -38,7 +38,7 @@ func debugViewOf(t testing.TB, token, reqBody, respBody string) string {
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := mw(req, func(r *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{"X-Echo": {token}},
+		return &http.Response{StatusCode: 200, Status: "200 OK " + token, Header: http.Header{"X-Echo": {token}, "X-" + token: {"v"}},
 			Body: io.NopCloser(strings.NewReader(respBody)), ContentLength: -1, Request: r}, nil
 	})
 	if err != nil {
