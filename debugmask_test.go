@@ -150,6 +150,7 @@ func TestHideToken(t *testing.T) {
 		{api, "t=" + api + "&", "t=btm_sk_…EfGh&"},
 		{api, api[:25], "…"},
 		{"abcdefgh", "abcdefgh abcdefg", "… abcdefg"},             // a token of tokenRun characters
+		{"abababab", "ababababab", "…"},                           // one that overlaps itself: one run
 		{"ab12ab12ab12ab12ab12", "ab12ab12ab12ab12ab12ab12", "…"}, // periodic: one run
 		{"ab12ab12ab12ab12ab12", "ab12ab12ab12ab12ab12", "…ab12"},
 		{"abcdefg", "abcdefg abcdef", "… abcdef"}, // shorter than tokenRun: whole copies only
