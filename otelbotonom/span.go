@@ -17,16 +17,17 @@ import (
 // ended once.
 type spanContext struct {
 	context.Context
-	owner any
+	owner any // a pointer: *clientInstrumentation or *Webhooks
 	span  trace.Span
 	outer *spanContext // the owner's span further out in the chain, if any
 	ended bool
 }
 
-type spanContextKey struct{ owner any }
-
+// Value answers the owner itself, a pointer of this package used as the
+// key (a key that costs no allocation to look up, unlike a struct holding
+// it), with c.
 func (c *spanContext) Value(key any) any {
-	if k, ok := key.(spanContextKey); ok && k.owner == c.owner {
+	if key == c.owner {
 		return c
 	}
 	return c.Context.Value(key)
@@ -34,14 +35,14 @@ func (c *spanContext) Value(key any) any {
 
 // withOwnSpan is ctx carrying span, started by owner.
 func withOwnSpan(ctx context.Context, owner any, span trace.Span) context.Context {
-	outer, _ := ctx.Value(spanContextKey{owner}).(*spanContext)
+	outer, _ := ctx.Value(owner).(*spanContext)
 	return &spanContext{Context: ctx, owner: owner, span: span, outer: outer}
 }
 
 // openSpan is the innermost span of owner in ctx not yet ended; nil if
 // none.
 func openSpan(ctx context.Context, owner any) *spanContext {
-	c, _ := ctx.Value(spanContextKey{owner}).(*spanContext)
+	c, _ := ctx.Value(owner).(*spanContext)
 	for c != nil && c.ended {
 		c = c.outer
 	}
