@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -97,9 +98,8 @@ func checkRedirect(req *http.Request, via []*http.Request, policy func(*http.Req
 }
 
 // nextTransport is the transport requests finally go through: the caller's
-// (read at each request, so it may be swapped, e.g. by httpmock), or a
-// clone of http.DefaultTransport sized for a busy service, behind a
-// dialGate so that a burst of first calls opens one HTTP/2 connection.
+// (read at each request, so it may be swapped, e.g. by httpmock), or the
+// one the process shares (sharedTransport).
 func (c *Client) nextTransport() func() http.RoundTripper {
 	if hc := c.cfg.httpClient; hc != nil {
 		return func() http.RoundTripper {
@@ -109,6 +109,21 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 			return http.DefaultTransport
 		}
 	}
+	return sharedTransport
+}
+
+// sharedTransport is the transport of every client made without
+// WithHTTPClient, made once, at the first request of the first of them: a
+// clone of http.DefaultTransport sized for a busy service, behind a
+// dialGate so that a burst of first calls opens one HTTP/2 connection.
+// Clients hold no pool of their own: a thousand of them, one per API
+// token, reuse the connections of one pool, and a client dropped leaves
+// nothing open behind it.
+var sharedTransport = sync.OnceValue(newDefaultTransport)
+
+// newDefaultTransport builds the SDK's default transport (see
+// sharedTransport).
+func newDefaultTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = DefaultMaxIdleConnsPerHost
 	t.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
@@ -117,8 +132,7 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 	// the answer once the request is sent. (A context deadline per attempt
 	// costs about ten allocations a call.)
 	t.ResponseHeaderTimeout = DefaultTimeout
-	g := newDialGate(t)
-	return func() http.RoundTripper { return g }
+	return newDialGate(t)
 }
 
 // transport runs around every attempt, in this order: the Limiter, the
