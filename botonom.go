@@ -58,7 +58,8 @@ const (
 )
 
 // Client talks to the Botonom API. Build one with NewClient at start-up and
-// share it: it is safe for concurrent use by many goroutines.
+// share it: it is safe for concurrent use by many goroutines. For many API
+// tokens (one per workspace), make one client per token with WithToken.
 //
 // Printing a Client (%v, %+v, %#v) never shows its token.
 type Client struct {
