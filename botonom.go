@@ -47,7 +47,8 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxIdleConnsPerHost is how many keep-alive connections the
 	// default transport keeps to the API: 256, enough for a busy service
-	// sharing one Client without churning TCP connections.
+	// without churning TCP connections. The default transport is the
+	// process's one, shared by every client made without WithHTTPClient.
 	DefaultMaxIdleConnsPerHost = 256
 )
 
