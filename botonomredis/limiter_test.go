@@ -449,6 +449,12 @@ func TestLimiter_OnePerWorkspaceClient(t *testing.T) {
 	if again := client("ws_a"); again != a {
 		t.Error("a second request of ws_a got another client")
 	}
+	defer func() {
+		all.forget("ws_a")
+		if client("ws_a") == a {
+			t.Error("ws_a, disconnected and connected again, got its old client")
+		}
+	}()
 
 	ctx := context.Background()
 	if _, _, err := a.Agents.Get(ctx, "agt_1"); err != nil {
