@@ -211,8 +211,11 @@ func TestWithToken_RefusesBadTokensAndOptions(t *testing.T) {
 	c, mt := setup(t)
 	for _, tok := range []string{"", "  ", "btm_sk_a b", "btm_sk_a\r\nX-Evil: 1"} {
 		d, err := c.WithToken(tok)
-		assert.ErrorIs(t, err, ErrInvalidArgument, "%q", tok)
+		require.ErrorIs(t, err, ErrInvalidArgument, "%q", tok)
 		assert.Nil(t, d)
+		if tok = strings.TrimSpace(tok); tok != "" {
+			assert.NotContains(t, err.Error(), tok, "the error never shows the token")
+		}
 	}
 	_, err := c.WithToken(otherToken, WithTimeout(-1))
 	assert.ErrorIs(t, err, ErrInvalidArgument)
