@@ -80,7 +80,8 @@ type ListAgentsOptions struct {
 	Status AgentStatus `url:"status,omitempty"` // only agents in this status
 }
 
-// ListTasksOptions filters Agents.ListTasks. Times are sent as RFC 3339.
+// ListTasksOptions filters Agents.ListTasks. Times are sent as RFC 3339
+// in UTC, with the fraction of a second they have.
 type ListTasksOptions struct {
 	ListOptions
 	Status        TaskStatus `url:"status,omitempty"`
@@ -128,7 +129,9 @@ func (s *AgentsService) List(ctx context.Context, opts *ListAgentsOptions, callO
 
 // ListAll returns every agent, following cursors page by page (page size
 // and filters from opts; callOpts apply to every page's call). It stops requesting as soon as the loop breaks;
-// an error ends the sequence as its last pair.
+// an error ends the sequence as its last pair. A next_cursor the list has
+// already been through ends it with an error after that page's items,
+// rather than loop over the same pages.
 //
 // API: GET /agents
 func (s *AgentsService) ListAll(ctx context.Context, opts *ListAgentsOptions, callOpts ...Option) iter.Seq2[*Agent, error] {
@@ -267,9 +270,12 @@ func listPage[T any](ctx context.Context, c *Client, op *Call, path string, quer
 
 // allPages yields every item of a list, one page request at a time,
 // starting at cursor. It requests nothing more once the consumer stops, and
-// yields an error as the last pair.
+// yields an error as the last pair. A next_cursor the list already went
+// through (a server bug, a proxy's cache) would loop forever: the
+// iteration ends with an error after that page's items.
 func allPages[T any](fetch func(cursor string) ([]*T, *Response, error), cursor string) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
+		seen := map[string]bool{cursor: true}
 		for {
 			items, resp, err := fetch(cursor)
 			if err != nil {
@@ -285,6 +291,11 @@ func allPages[T any](fetch func(cursor string) ([]*T, *Response, error), cursor 
 				return
 			}
 			cursor = resp.NextCursor
+			if seen[cursor] {
+				yield(nil, fmt.Errorf("botonom: list: the API answered next_cursor %q again (request %s); stopped rather than loop over the same pages", cursor, resp.RequestID))
+				return
+			}
+			seen[cursor] = true
 		}
 	}
 }

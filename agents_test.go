@@ -343,3 +343,66 @@ func TestListOptions_LimitBounds(t *testing.T) {
 	}
 	assert.Equal(t, 3, mt.GetTotalCallCount())
 }
+
+func TestListAll_RepeatedCursorEndsWithAnErrorAfterItsPage(t *testing.T) {
+	// Each list walks its pages, calling visit with each item's ID or the
+	// error, until visit says stop.
+	lists := map[string]func(c *Client, visit func(id string, err error) bool){
+		"agents": func(c *Client, visit func(string, error) bool) {
+			for a, err := range c.Agents.ListAll(context.Background(), nil) {
+				if err != nil && !visit("", err) || err == nil && !visit(a.ID, nil) {
+					return
+				}
+			}
+		},
+		"agents/agt_1/tasks": func(c *Client, visit func(string, error) bool) {
+			for tk, err := range c.Agents.ListAllTasks(context.Background(), "agt_1", nil) {
+				if err != nil && !visit("", err) || err == nil && !visit(tk.ID, nil) {
+					return
+				}
+			}
+		},
+	}
+	for path, list := range lists {
+		for name, tc := range map[string]struct {
+			next map[string]string // cursor → next_cursor
+			sent []string          // cursors requested
+		}{
+			"the same page's":   {map[string]string{"": "p2", "p2": "p2"}, []string{"", "p2"}},
+			"an earlier page's": {map[string]string{"": "p2", "p2": "p3", "p3": "p2"}, []string{"", "p2", "p3"}},
+		} {
+			t.Run(path+"/"+name, func(t *testing.T) {
+				c, mt := setup(t)
+				var sent []string
+				mt.RegisterResponder("GET", testBaseURL+path, func(r *http.Request) (*http.Response, error) {
+					cursor := r.URL.Query().Get("cursor")
+					sent = append(sent, cursor)
+					body := fmt.Sprintf(`{"data":[{"id":"of %s"}],"has_more":true,"next_cursor":%q}`, cursor, tc.next[cursor])
+					resp := httpmock.NewStringResponse(200, body)
+					resp.Header.Set("X-Request-Id", "req_"+cursor)
+					return resp, nil
+				})
+				var ids []string
+				var errs []error
+				list(c, func(id string, err error) bool {
+					if err != nil {
+						errs = append(errs, err)
+						return true
+					}
+					assert.Empty(t, errs, "nothing may follow the error")
+					ids = append(ids, id)
+					return len(ids) < 10 // the iteration loops: stop it
+				})
+				assert.Equal(t, tc.sent, sent, "no page is requested twice")
+				var want []string
+				for _, cur := range tc.sent {
+					want = append(want, "of "+cur)
+				}
+				assert.Equal(t, want, ids, "every page's items, the repeating one's included")
+				require.Len(t, errs, 1)
+				last := tc.sent[len(tc.sent)-1]
+				assert.EqualError(t, errs[0], `botonom: list: the API answered next_cursor "p2" again (request req_`+last+`); stopped rather than loop over the same pages`)
+			})
+		}
+	}
+}

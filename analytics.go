@@ -22,7 +22,8 @@ const (
 )
 
 // UsageOptions selects the usage to report. Zero fields are left out, and
-// the API chooses.
+// the API chooses. Times are sent as RFC 3339 in UTC, with the fraction of
+// a second they have.
 type UsageOptions struct {
 	From        time.Time   `url:"from,omitempty"`
 	To          time.Time   `url:"to,omitempty"`

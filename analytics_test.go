@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,4 +65,25 @@ func TestAnalyticsUsage_GranularityIsSentAsGiven(t *testing.T) {
 	usage, _, err := c.Analytics.Usage(context.Background(), &UsageOptions{Granularity: "week"})
 	require.NoError(t, err, "a length the API may add later")
 	assert.Equal(t, Granularity("week"), usage.Granularity)
+}
+
+func TestQueryTimes_KeepTheirFraction(t *testing.T) {
+	at := time.Date(2026, 2, 18, 14, 30, 55, 7976889, time.UTC)
+	paris := time.FixedZone("Paris", 3600)
+	c, mt := setup(t)
+	var got []url.Values
+	record := func(r *http.Request) { got = append(got, r.URL.Query()) }
+	handle(mt, "GET", "agents/agt_1/tasks", 200, `{"data":[],"has_more":false}`, record)
+	handle(mt, "GET", "analytics/usage", 200, `{"granularity":"day"}`, record)
+
+	_, _, err := c.Agents.ListTasks(context.Background(), "agt_1", &ListTasksOptions{
+		CreatedAfter: at, CreatedBefore: at.Add(500 * time.Millisecond).In(paris),
+	})
+	require.NoError(t, err)
+	_, _, err = c.Analytics.Usage(context.Background(), &UsageOptions{From: at.In(paris), To: at.Add(time.Second)})
+	require.NoError(t, err)
+	assert.Equal(t, []url.Values{
+		{"created_after": {"2026-02-18T14:30:55.007976889Z"}, "created_before": {"2026-02-18T14:30:55.507976889Z"}},
+		{"from": {"2026-02-18T14:30:55.007976889Z"}, "to": {"2026-02-18T14:30:56.007976889Z"}},
+	}, got, "RFC 3339 in UTC, the fraction kept")
 }

@@ -39,11 +39,13 @@ const (
 	// 30 s. The API's answers are acknowledgements (a message queued, a
 	// page of a list), not long generations: a healthy answer takes well
 	// under a second, so 30 s is a server that will not answer, with room
-	// for a slow network. On the SDK's own transport it bounds connecting
-	// and the wait for the answer's headers, at no cost per call; with
-	// WithHTTPClient whose http.Client has no Timeout, the whole attempt.
-	// WithTimeout (for the client, or for one call) bounds the whole
-	// attempt, body included.
+	// for a slow network. On the SDK's own transport it bounds connecting,
+	// the wait for each answer's headers, and then the reading of its body
+	// (a body not read whole within 30 s of its headers is closed, and the
+	// attempt fails like a dropped connection); with WithHTTPClient whose
+	// http.Client has no Timeout, the whole attempt. WithTimeout (for the
+	// client, or for one call) bounds the whole attempt, body and redirect
+	// hops included.
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxIdleConnsPerHost is how many keep-alive connections the
 	// default transport keeps to the API: 256, enough for a busy service
@@ -212,10 +214,15 @@ func newClient(cfg *config, budget *retryBudget, sleep func(context.Context, tim
 	return c
 }
 
+// localAPIHint ends an error about the environment's settings: how to get
+// them for the local fake API.
+const localAPIHint = ` (for a local fake API, run "botonom mock" and paste the export line it prints)`
+
 // NewClientFromEnv is NewClient with the token from BOTONOM_API_TOKEN and,
 // when set, the base URL from BOTONOM_BASE_URL (see WithBaseURL). Options
 // given here win over the environment. An unset or empty BOTONOM_API_TOKEN
-// is an error that matches ErrInvalidArgument. It pairs with the line
+// is an error that matches ErrInvalidArgument and says how to get one for
+// the local fake API. It pairs with the line
 // "botonom mock" prints:
 //
 //	export BOTONOM_BASE_URL=http://127.0.0.1:12111/v1/ BOTONOM_API_TOKEN=btm_sk_test_botonomtest
@@ -228,7 +235,7 @@ func NewClientFromEnv(opts ...Option) (*Client, error) {
 	}
 	token := os.Getenv("BOTONOM_API_TOKEN")
 	if strings.TrimSpace(token) == "" {
-		return nil, invalidArgf("NewClientFromEnv: BOTONOM_API_TOKEN is not set")
+		return nil, invalidArgf("NewClientFromEnv: BOTONOM_API_TOKEN is not set%s", localAPIHint)
 	}
 	return NewClient(token, opts...)
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -195,10 +196,19 @@ func TestNewClient_EmptyTokenIsAnInvalidArgument(t *testing.T) {
 		assert.Nil(t, c)
 		assert.ErrorIs(t, err, ErrInvalidArgument, "%q", token)
 	}
+}
+
+func TestNewClientFromEnv_WithoutTokenSaysHowToGetOne(t *testing.T) {
 	t.Setenv("BOTONOM_API_TOKEN", "")
-	_, err := NewClientFromEnv()
-	assert.ErrorIs(t, err, ErrInvalidArgument)
-	assert.EqualError(t, err, "botonom: NewClientFromEnv: BOTONOM_API_TOKEN is not set")
+	for _, unset := range []bool{false, true} {
+		if unset {
+			require.NoError(t, os.Unsetenv("BOTONOM_API_TOKEN"))
+		}
+		c, err := NewClientFromEnv()
+		assert.Nil(t, c)
+		assert.ErrorIs(t, err, ErrInvalidArgument)
+		assert.EqualError(t, err, `botonom: NewClientFromEnv: BOTONOM_API_TOKEN is not set (for a local fake API, run "botonom mock" and paste the export line it prints)`)
+	}
 }
 
 func TestNewClientFromEnv(t *testing.T) {
@@ -354,6 +364,32 @@ func TestWithBaseURL_KeepsAnEscapedPathAndAddsTheSlash(t *testing.T) {
 	c, err = NewClient(testToken, WithBaseURL("https://proxy.test/botonom/v1"))
 	require.NoError(t, err)
 	assert.Equal(t, "https://proxy.test/botonom/v1/", c.BaseURL())
+}
+
+func TestWithBaseURL_NoErrorShowsThePassword(t *testing.T) {
+	for raw, want := range map[string]string{
+		"ftp://me:hunter2@api.test/v1/":        `WithBaseURL: "ftp://me:xxxxx@api.test/v1/" is not an absolute http(s) URL`,
+		"https://me:hunter2@api.test:port/v1/": `WithBaseURL: "https://me:xxxxx@api.test:port/v1/": invalid port ":port" after host`,
+		"https://me:hunter2@api.test/v1/?a=b":  `WithBaseURL: "https://me:xxxxx@api.test/v1/?a=b" must not have a query or fragment`,
+		"https://me:hunter2@api.test/v1/":      `WithBaseURL: "https://me:xxxxx@api.test/v1/": a user or password in the URL is not supported`,
+		"https://me:hunt@er2@api.test/v1/":     `WithBaseURL: "https://me:xxxxx@api.test/v1/": a user or password in the URL is not supported`,
+		"me:hunter2@api.test:443/v1/":          `WithBaseURL: "me:xxxxx@api.test:443/v1/" is not an absolute http(s) URL: it has no scheme`,
+		"https://me:hunter2@api.test:8%zz/v1/": `WithBaseURL: "https://me:xxxxx@api.test:8%zz/v1/": `,
+	} {
+		_, err := NewClient(testToken, WithBaseURL(raw))
+		require.ErrorIs(t, err, ErrInvalidArgument, raw)
+		assert.ErrorContains(t, err, want, raw)
+		assert.NotContains(t, err.Error(), "hunter2", raw)
+		assert.NotContains(t, err.Error(), "er2", raw)
+	}
+}
+
+func TestWithBaseURL_WithoutSchemeSaysToAddOne(t *testing.T) {
+	for _, raw := range []string{"127.0.0.1:12111", "localhost:12111", "api.botonom.com/v1/", "//api.botonom.com/v1/"} {
+		_, err := NewClient(testToken, WithBaseURL(raw))
+		require.ErrorIs(t, err, ErrInvalidArgument, raw)
+		assert.EqualError(t, err, fmt.Sprintf("botonom: NewClient: WithBaseURL: %q is not an absolute http(s) URL: it has no scheme; add http:// or https:// in front", raw))
+	}
 }
 
 func TestWithBaseURL_RefusesAUserOrPasswordAndNeverShowsIt(t *testing.T) {

@@ -2,7 +2,9 @@ package botonom
 
 import (
 	"context"
+	"crypto/tls"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -18,16 +20,21 @@ import (
 // handshake for each (64 callers, 64 handshakes). The gate lets the first
 // https request to a host go ahead alone; the others wait until it has its
 // connection (httptrace GotConn, or its answer), then the gate opens for
-// good for that host. Over HTTP/2 the waiters then multiplex on the
-// connection the transport now holds; over HTTP/1.1 they dial as before. If
-// the first request fails before it gets a connection, the next waiter goes
-// ahead in its place. A waiter waits no longer than its context.
+// that host. Over HTTP/2 the waiters then multiplex on the connection the
+// transport now holds; over HTTP/1.1 they dial as before. If the first
+// request fails before it gets a connection, the next waiter goes ahead in
+// its place. A waiter waits no longer than its context.
+//
+// The gate closes again when the HTTP/2 connection it opened on is closed
+// (idle timeout, GOAWAY, a failed health check, the server gone): the next
+// burst dials one connection, like the first. It sees the closing through
+// the transport's DialContext, which it wraps (through a proxy, the
+// tunnel's connection). Opened on an HTTP/1.1 connection, or one it did
+// not dial, the gate stays open for good.
 //
 // Plain http:// requests pass straight through (they never negotiate
 // HTTP/2), and so does every request once its host's gate is open: an
-// atomic load and a map lookup, no lock, no allocation. The gate closes
-// again for no host: a burst after the transport has dropped its idle
-// connection to a host dials as net/http does.
+// atomic load and a map lookup, no lock, no allocation.
 type dialGate struct {
 	next  http.RoundTripper
 	mu    sync.Mutex                           // serialises adding a host
@@ -38,7 +45,23 @@ type dialGate struct {
 // redirects or Do may reach a few more); past it, requests pass through.
 const maxGatedHosts = 64
 
+// newDialGate puts a gate in front of next; when next is an
+// *http.Transport, its DialContext is wrapped so that the gate sees its
+// connections close.
 func newDialGate(next http.RoundTripper) *dialGate {
+	if t, ok := next.(*http.Transport); ok {
+		dial := t.DialContext
+		if dial == nil {
+			dial = (&net.Dialer{}).DialContext
+		}
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &watchedConn{Conn: conn}, nil
+		}
+	}
 	return &dialGate{next: next}
 }
 
@@ -93,10 +116,11 @@ func (d *dialGate) host(host string) *hostGate {
 
 // hostGate is the gate of one host.
 type hostGate struct {
-	open atomic.Bool // for good: a request has got a connection
+	open atomic.Bool // a request has got a connection, not closed since
 	mu   sync.Mutex
 	busy bool          // a first request is on its way to a connection
 	turn chan struct{} // closed when that request gets its connection or fails
+	conn *watchedConn  // the connection the gate opened on, if it dialed it
 }
 
 // roundTrip sends req once it is the host's first request or the gate has
@@ -113,12 +137,12 @@ func (g *hostGate) roundTrip(req *http.Request, next http.RoundTripper) (*http.R
 		return next.RoundTrip(req)
 	}
 	var once sync.Once
-	leave := func(connected bool) { once.Do(func() { g.leave(connected) }) }
+	leave := func(connected bool, conn net.Conn) { once.Do(func() { g.leave(connected, conn) }) }
 	traced := req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { leave(true) },
+		GotConn: func(info httptrace.GotConnInfo) { leave(true, info.Conn) },
 	}))
 	resp, err := next.RoundTrip(traced)
-	leave(err == nil)
+	leave(err == nil, nil)
 	if resp != nil && resp.Request == traced {
 		resp.Request = req
 	}
@@ -149,15 +173,87 @@ func (g *hostGate) enter(ctx context.Context) (first bool, err error) {
 	}
 }
 
-// leave ends the first request's turn: the gate opens for good when it got
-// a connection; otherwise the next waiter becomes the first.
-func (g *hostGate) leave(connected bool) {
+// leave ends the first request's turn: the gate opens when it got a
+// connection, until conn closes when the gate dialed it; otherwise the
+// next waiter becomes the first.
+func (g *hostGate) leave(connected bool, conn net.Conn) {
+	wc := watched(conn)
 	g.mu.Lock()
 	if connected {
+		g.conn = wc
 		g.open.Store(true)
 	}
 	g.busy = false
 	close(g.turn)
 	g.turn = make(chan struct{})
 	g.mu.Unlock()
+	if connected && wc != nil {
+		wc.onClose(func() { g.reclose(wc) })
+	}
+}
+
+// watched returns the watchedConn under conn, an HTTP/2 *tls.Conn (over
+// a TLS proxy's tunnel, a *tls.Conn over another); nil when there is none
+// or conn speaks HTTP/1.1, whose callers dial as they need anyway.
+func watched(conn net.Conn) *watchedConn {
+	if tc, ok := conn.(*tls.Conn); !ok || tc.ConnectionState().NegotiatedProtocol != "h2" {
+		return nil
+	}
+	for range 3 {
+		switch c := conn.(type) {
+		case *watchedConn:
+			return c
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// reclose closes the gate again if it is still open on conn, now closed.
+func (g *hostGate) reclose(conn *watchedConn) {
+	g.mu.Lock()
+	if g.conn == conn {
+		g.conn = nil
+		g.open.Store(false)
+	}
+	g.mu.Unlock()
+}
+
+// watchedConn is a connection the transport dialed, which calls a function
+// once closed.
+type watchedConn struct {
+	net.Conn
+	mu     sync.Mutex
+	closed bool
+	f      func() // called once closed
+}
+
+// Close closes the connection, then calls the function given to onClose.
+func (c *watchedConn) Close() error {
+	err := c.Conn.Close()
+	c.mu.Lock()
+	f := c.f
+	c.closed, c.f = true, nil
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return err
+}
+
+// onClose has f called once c is closed, at once if it already is. It
+// replaces a function given before.
+func (c *watchedConn) onClose(f func()) {
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.f = f
+	}
+	c.mu.Unlock()
+	if closed {
+		f()
+	}
 }

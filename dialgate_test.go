@@ -114,31 +114,85 @@ func TestDefaultTransport_BurstOfFirstCallsOverHTTP2OpensOneConnection(t *testin
 }
 
 func TestDefaultTransport_BurstOverHTTP1DialsAsNeeded(t *testing.T) {
-	// Every caller waits in the handler until all 64 are in: were the
-	// waiters held until the first call's answer (not its connection), no
-	// second call would arrive and the handler would give up.
+	// Every caller waits in the handler until all 64 of its burst are in:
+	// were the waiters held until the first call's answer (not its
+	// connection), no second call would arrive and the handler would give
+	// up. The second burst comes after every connection was closed.
 	const n = 64
 	var in atomic.Int64
-	all := make(chan struct{})
+	all := []chan struct{}{make(chan struct{}), make(chan struct{})}
 	srv := newTLSServer(t, false, func(*http.Request) {
-		if in.Add(1) == n {
-			close(all)
+		k := in.Add(1)
+		burst := all[(k-1)/n]
+		if k%n == 0 {
+			close(burst)
 		}
 		select {
-		case <-all:
+		case <-burst:
 		case <-time.After(5 * time.Second):
 		}
 	})
-	for i, err := range burst(tlsClient(t, srv, nil), n) {
-		require.NoError(t, err, "call %d", i)
+	c := tlsClient(t, srv, nil)
+	for round := range all {
+		if round > 0 {
+			defaultTransportOf(t, c).CloseIdleConnections()
+		}
+		for i, err := range burst(c, n) {
+			require.NoError(t, err, "call %d", i)
+		}
+		select {
+		case <-all[round]:
+		default:
+			t.Fatalf("burst %d: the callers were not in flight at once", round+1)
+		}
+		assert.Equal(t, int64(n*(round+1)), srv.conns.Load(), "HTTP/1.1: a connection per caller in flight, as net/http dials")
 	}
-	select {
-	case <-all:
-	default:
-		t.Fatal("the callers were not in flight at once")
+	assert.Equal(t, map[string]int64{"HTTP/1.1": 2 * n}, srv.protoCounts())
+}
+
+func TestDefaultTransport_BurstAfterTheConnectionIsGoneOpensOneConnection(t *testing.T) {
+	closedByTheClient := func(t *testing.T, _ *tlsServer, c *Client) {
+		defaultTransportOf(t, c).CloseIdleConnections()
 	}
-	assert.Equal(t, int64(n), srv.conns.Load(), "HTTP/1.1: a connection per caller in flight, as net/http dials")
-	assert.Equal(t, map[string]int64{"HTTP/1.1": n}, srv.protoCounts())
+	for _, tc := range []struct {
+		name    string
+		proxied bool
+		drop    func(t *testing.T, srv *tlsServer, c *Client)
+	}{
+		{"closed by the client", false, closedByTheClient},
+		{"closed by the client, through a proxy", true, closedByTheClient},
+		{"closed by the server", false, func(t *testing.T, srv *tlsServer, c *Client) {
+			srv.CloseClientConnections()
+			// The client notices the connection gone in its own time.
+			gate := c.hc.HTTPClient.Transport.(*transport).next().(*dialGate).host(strings.TrimPrefix(srv.URL, "https://"))
+			require.Eventually(t, func() bool { return !gate.open.Load() }, 2*time.Second, time.Millisecond,
+				"the gate closes again once the connection is gone")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newTLSServer(t, true, nil)
+			var proxy *connectProxy
+			var proxyURL *url.URL
+			if tc.proxied {
+				proxy = newConnectProxy(t)
+				proxyURL, _ = url.Parse(proxy.URL)
+			}
+			c := tlsClient(t, srv, proxyURL)
+			for i, err := range burst(c, 64) {
+				require.NoError(t, err, "call %d", i)
+			}
+			require.Equal(t, int64(1), srv.conns.Load())
+			tc.drop(t, srv, c)
+			for i, err := range burst(c, 64) {
+				require.NoError(t, err, "call %d", i)
+			}
+			assert.Equal(t, int64(2), srv.conns.Load(), "one new TLS connection for the second burst")
+			assert.Equal(t, map[string]int64{"HTTP/2.0": 128}, srv.protoCounts())
+			if proxy != nil {
+				assert.Equal(t, int64(2), proxy.connects.Load(), "one CONNECT a burst")
+			}
+		})
+	}
 }
 
 // connectProxy is a forward proxy for HTTPS that counts its CONNECTs.

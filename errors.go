@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,42 +60,79 @@ type APIError struct {
 	Message    string // human-readable, from the API
 	Param      string // the request field at fault, if any
 	RequestID  string // X-Request-Id of the answer: quote it to support
-	Attempts   int    // attempts made, retries included (0 when nothing was sent)
+	Attempts   int    // requests sent: attempts, retries and redirect hops included (0 when nothing was sent)
 }
 
 // Error formats the error as "botonom: 400 invalid_request_error/missing_field:
-// content is required (param content, request req_1)".
+// content is required (param content, request req_1)". What the server
+// sent is shown safely: each field cut at 1 KiB (with "…"), and characters
+// that are not printable (newlines, terminal escapes) written as Go
+// escapes ("\n", "\x1b").
 func (e *APIError) Error() string {
 	var b strings.Builder
-	b.WriteString("botonom: ")
+	b.WriteString("botonom:")
 	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, "%d ", e.StatusCode)
+		fmt.Fprintf(&b, " %d", e.StatusCode)
 	}
 	if e.Type != "" {
-		b.WriteString(e.Type)
+		b.WriteByte(' ')
+		writeServerText(&b, e.Type)
 		if e.Code != "" {
-			b.WriteString("/" + e.Code)
+			b.WriteByte('/')
+			writeServerText(&b, e.Code)
 		}
-	} else {
-		b.WriteString(strings.ToLower(http.StatusText(e.StatusCode)))
+	} else if text := http.StatusText(e.StatusCode); text != "" {
+		b.WriteString(" " + strings.ToLower(text))
 	}
 	if e.Message != "" {
-		b.WriteString(": " + e.Message)
+		if b.Len() > len("botonom:") {
+			b.WriteByte(':')
+		}
+		b.WriteByte(' ')
+		writeServerText(&b, e.Message)
 	}
-	var extra []string
+	sep := " ("
+	extra := func(label, value string) {
+		b.WriteString(sep + label)
+		writeServerText(&b, value)
+		sep = ", "
+	}
 	if e.Param != "" {
-		extra = append(extra, "param "+e.Param)
+		extra("param ", e.Param)
 	}
 	if e.RequestID != "" {
-		extra = append(extra, "request "+e.RequestID)
+		extra("request ", e.RequestID)
 	}
 	if e.Attempts > 1 {
-		extra = append(extra, fmt.Sprintf("after %d attempts", e.Attempts))
+		extra("", fmt.Sprintf("after %d attempts", e.Attempts))
 	}
-	if len(extra) > 0 {
-		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	if sep == ", " {
+		b.WriteByte(')')
 	}
 	return b.String()
+}
+
+// maxErrorText is the most of one server-sent field an error's text shows.
+const maxErrorText = 1 << 10
+
+// writeServerText writes s, text from the server, to b: at most
+// maxErrorText bytes of it, then "…", with every character that is not
+// printable written as its Go escape, so that an error printed to a
+// terminal or a log line shows what the server sent and nothing else.
+func writeServerText(b *strings.Builder, s string) {
+	start := b.Len()
+	for _, r := range s {
+		if b.Len()-start >= maxErrorText {
+			b.WriteString("…")
+			return
+		}
+		if strconv.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
 }
 
 // Is reports whether target is the sentinel for e's status code, so that
@@ -143,14 +181,12 @@ func (e *RateLimitError) Error() string {
 // rate-limit errors too.
 func (e *RateLimitError) Unwrap() error { return e.APIError }
 
-// errorBody is the JSON shape of an error answer.
+// errorBody is the JSON shape of an error answer, {"error": {"type": …,
+// "code": …, "message": …, "param": …}}; each field is decoded on its own,
+// so that one of another type (a gateway's numeric "code") loses only
+// itself.
 type errorBody struct {
-	Error struct {
-		Type    string `json:"type"`
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Param   string `json:"param"`
-	} `json:"error"`
+	Error map[string]json.RawMessage `json:"error"`
 }
 
 // checkResponse returns nil for a 2xx answer and otherwise the typed error
@@ -168,10 +204,13 @@ func checkResponse(resp *http.Response, clock func() time.Time) error {
 		data, _, _ := capped.ReadAll(resp.Body, maxErrorBodySize)
 		var body errorBody
 		if json.Unmarshal(data, &body) == nil {
-			apiErr.Type = body.Error.Type
-			apiErr.Code = body.Error.Code
-			apiErr.Message = body.Error.Message
-			apiErr.Param = body.Error.Param
+			for name, field := range map[string]*string{
+				"type": &apiErr.Type, "code": &apiErr.Code, "message": &apiErr.Message, "param": &apiErr.Param,
+			} {
+				if raw, ok := body.Error[name]; ok {
+					_ = json.Unmarshal(raw, field) // another type leaves the field empty
+				}
+			}
 		}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {

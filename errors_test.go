@@ -150,3 +150,59 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 func (c *countingBody) Close() error { return nil }
+
+func TestCheckResponse_KeepsWhatDecodesOfAnErrorBody(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want APIError
+	}{
+		{`{"error":{"code":503,"message":"upstream down"}}`,
+			APIError{Message: "upstream down"}},
+		{`{"error":{"type":{"name":"api_error"},"code":"overloaded","message":"try later","param":7}}`,
+			APIError{Code: "overloaded", Message: "try later"}},
+		{`{"error":{"type":"api_error","code":null,"message":["a","b"],"param":"content","extra":{}}}`,
+			APIError{Type: "api_error", Param: "content"}},
+		{`{"error":"upstream down"}`, APIError{}},
+		{`{"error":{"message":"cut`, APIError{}},
+	} {
+		resp := &http.Response{StatusCode: 503, Header: http.Header{"X-Request-Id": {"req_1"}}, Body: io.NopCloser(strings.NewReader(tc.body))}
+		var apiErr *APIError
+		require.ErrorAs(t, checkResponse(resp, time.Now), &apiErr, tc.body)
+		tc.want.StatusCode, tc.want.RequestID = 503, "req_1"
+		assert.Equal(t, &tc.want, apiErr, tc.body)
+	}
+	resp := &http.Response{StatusCode: 503, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"error":{"code":503,"message":"upstream down"}}`))}
+	assert.EqualError(t, checkResponse(resp, time.Now), "botonom: 503 service unavailable: upstream down")
+}
+
+func TestAPIError_ServerTextIsCappedAndQuoted(t *testing.T) {
+	huge := strings.Repeat("é", 1<<20) // 2 MiB
+	err := &APIError{StatusCode: 500, Type: "api_error", Message: huge, RequestID: "req_1"}
+	text := err.Error()
+	assert.Less(t, len(text), 1100, "1 KiB of the message, not 2 MiB")
+	assert.Equal(t, "botonom: 500 api_error: "+strings.Repeat("é", 512)+"… (request req_1)", text)
+
+	err = &APIError{
+		StatusCode: 502, Type: "api\nerror", Code: "bad\x1b[2J",
+		Message: "line one\nline two\r\x1b[31mred\x1b[0m\u202egnp.exe\t\xff",
+		Param:   "p\x00", RequestID: "req\n2",
+	}
+	assert.Equal(t, `botonom: 502 api\nerror/bad\x1b[2J: line one\nline two\r\x1b[31mred\x1b[0m\u202egnp.exe\t`+"\ufffd"+` (param p\x00, request req\n2)`, err.Error())
+	assert.NotContains(t, err.Error(), "\x1b")
+	assert.NotContains(t, err.Error(), "\n")
+}
+
+func TestAPIError_UnknownStatusWithoutTypeHasNoDoubleSpace(t *testing.T) {
+	for _, tc := range []struct {
+		err  APIError
+		want string
+	}{
+		{APIError{StatusCode: 599, RequestID: "req_1"}, "botonom: 599 (request req_1)"},
+		{APIError{StatusCode: 599, Message: "odd"}, "botonom: 599: odd"},
+		{APIError{StatusCode: 599}, "botonom: 599"},
+		{APIError{Message: "odd"}, "botonom: odd"},
+		{APIError{StatusCode: 503, Attempts: 4}, "botonom: 503 service unavailable (after 4 attempts)"},
+	} {
+		assert.Equal(t, tc.want, tc.err.Error())
+	}
+}

@@ -74,12 +74,17 @@ func answerAgent(w http.ResponseWriter, _ string) { benchAnswer(w, http.StatusOK
 
 // ownDefaultTransport gives c a default transport of its own, built as
 // the shared one is, for a test that changes it (a test must not change
-// the one every client of the process shares), and returns it.
+// the one every client of the process shares), and returns it; the same
+// one on every call for c.
 func ownDefaultTransport(t testing.TB, c *Client) *dialGate {
 	t.Helper()
+	tr := c.hc.HTTPClient.Transport.(*transport)
+	if g, ok := tr.next().(*dialGate); ok && g != sharedTransport() {
+		return g // c's own already
+	}
 	g, ok := newDefaultTransport().(*dialGate)
 	require.True(t, ok, "the default transport is behind a dialGate")
-	c.hc.HTTPClient.Transport.(*transport).next = func() http.RoundTripper { return g }
+	tr.next = func() http.RoundTripper { return g }
 	t.Cleanup(g.CloseIdleConnections)
 	return g
 }

@@ -31,20 +31,28 @@ type Option func(*config) error
 // as given (a proxy's "/botonom/v1/", say), with a "/" added at the end.
 func WithBaseURL(baseURL string) Option {
 	return func(c *config) error {
+		// Every error shows the URL without its password.
+		shown := redactURL(baseURL)
+		if !strings.Contains(baseURL, "://") {
+			return fmt.Errorf("WithBaseURL: %q is not an absolute http(s) URL: it has no scheme; add http:// or https:// in front", shown)
+		}
 		u, err := url.Parse(baseURL)
 		if err != nil {
-			return fmt.Errorf("WithBaseURL: %w", err)
+			if ue, ok := errors.AsType[*url.Error](err); ok {
+				err = ue.Err // the message without the URL, shown redacted
+			}
+			return fmt.Errorf("WithBaseURL: %q: %w", shown, err)
 		}
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("WithBaseURL: %q is not an absolute http(s) URL", baseURL)
+			return fmt.Errorf("WithBaseURL: %q is not an absolute http(s) URL", shown)
 		}
 		if u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("WithBaseURL: %q must not have a query or fragment", baseURL)
+			return fmt.Errorf("WithBaseURL: %q must not have a query or fragment", shown)
 		}
 		if u.User != nil {
 			// The token authenticates; a password in the URL would only
 			// travel in every request line a proxy or a log keeps.
-			return fmt.Errorf("WithBaseURL: %s: a user or password in the URL is not supported; the token authenticates", u.Redacted())
+			return fmt.Errorf("WithBaseURL: %q: a user or password in the URL is not supported; the token authenticates", shown)
 		}
 		if u.Path == "" || u.Path == "/" {
 			// A host alone is the API there, not a 404 "unknown_path" on
@@ -60,6 +68,29 @@ func WithBaseURL(baseURL string) Option {
 		c.baseURL = u.String()
 		return nil
 	}
+}
+
+// redactURL returns raw with the password of its user information, if
+// any, replaced by "xxxxx", as url.URL.Redacted does, but for a URL that
+// may not parse.
+func redactURL(raw string) string {
+	_, rest, hasScheme := strings.Cut(raw, "://")
+	if !hasScheme {
+		rest = raw
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return raw
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return raw
+	}
+	return raw[:len(raw)-len(rest)] + user + ":xxxxx" + rest[at:]
 }
 
 // WithHTTPClient sends requests through hc (its transport, timeout, jar and
@@ -105,10 +136,10 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithTimeout bounds each attempt (connect, send, read the whole answer)
-// to d, in place of DefaultTimeout. An attempt that runs out is retried
-// as a transport error would be. The whole call, retries and waits
-// included, is bounded by the context.
+// WithTimeout bounds each attempt (connect, send, read the whole answer),
+// its redirect hops included, to d, in place of DefaultTimeout. An attempt
+// that runs out is retried as a transport error would be. The whole call,
+// retries and waits included, is bounded by the context.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -173,7 +204,8 @@ func WithMaxResponseSize(n int64) Option {
 	}
 }
 
-// WithLimiter makes every attempt wait for l first: a client-side throttle
+// WithLimiter makes every request sent (each attempt, and each redirect
+// hop within it) wait for l first: a client-side throttle
 // such as *rate.Limiter from golang.org/x/time/rate, or the Redis-backed
 // limiter in the botonomredis module (NewLimiter) for many replicas sharing one token.
 func WithLimiter(l Limiter) Option {

@@ -102,13 +102,18 @@ func addHeaders(h http.Header, headers []header) {
 
 // Do sends req (built by NewRequest, or by hand with the same headers),
 // retrying as the client's policy allows, and decodes a 2xx JSON answer
-// into v (if not nil); a 2xx with no body (a 204, say) leaves v untouched.
+// into v, which must be a non-nil pointer, or nil to discard the body
+// (anything else is an error matching ErrInvalidArgument, and nothing is
+// sent); a 2xx with no body (a 204, say) leaves v untouched.
 // Any non-2xx answer is returned as *APIError or *RateLimitError, together
 // with the Response. opts apply to this call only, as for the endpoint
 // methods. Do is the escape hatch for endpoints the SDK does not wrap yet.
 func (c *Client) Do(req *http.Request, v any, opts ...Option) (*Response, error) {
 	if req == nil || req.URL == nil {
 		return nil, invalidArgf("Do: nil request")
+	}
+	if rv := reflect.ValueOf(v); v != nil && (rv.Kind() != reflect.Pointer || rv.IsNil()) {
+		return nil, invalidArgf("Do: v is %T, not a non-nil pointer (nil discards the body)", v)
 	}
 	cfg, err := c.callConfig("Do", opts)
 	if err != nil {
@@ -162,6 +167,7 @@ type callInfo struct {
 	retryable   bool           // may be retried after a 5xx or transport error
 	keyed       bool           // a POST with an Idempotency-Key
 	attempt     int            // the attempt under way, from 0
+	deadline    time.Time      // the attempt's, for all its redirect hops (zero: not set yet)
 	sent        int            // requests sent so far
 	budgetSpent int            // retry-budget tokens this call took
 	rate        Rate           // the rate-limit headers of the latest answer
@@ -172,6 +178,8 @@ type callInfo struct {
 	firstRetryCount [1]string             // X-Botonom-Retry-Count of the first attempt
 	rreq            retryablehttp.Request // the request as the retry loop sees it
 	body            capped.Reader         // the success body, under the size cap
+	shown           http.Request          // the Response's request, without the token
+	watch           *bodyWatch            // bounds the answers' bodies (SDK's transport), from a pool
 	drain           io.LimitedReader      // what drainAndClose reads of the body
 }
 
@@ -220,8 +228,9 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, e
 		info.v = v
 		rreq.SetResponseHandler(decodeAnswer)
 	}
+	defer info.endWatch() // after the last body is closed (defers run last first)
 	hresp, err := c.hc.Do(rreq)
-	defer forgetToken(req, hresp) // after the body is closed (defers run last first)
+	defer forgetToken(hresp, &info.shown) // after the body is closed
 	if hresp != nil {
 		defer drainAndClose(hresp.Body, &info.drain)
 		resp = newResponse(hresp, info.rate)
@@ -238,9 +247,11 @@ func (c *Client) do(req *http.Request, info *callInfo, v any) (resp *Response, e
 
 // decodeAnswer runs in the retry loop, on the answer the loop would end
 // with: it decodes a 2xx body into the call's v there, so that a body that
-// fails to arrive whole (cut, reset, timed out) is a failed attempt like a
-// dropped connection — retried under the same rules and budget — while one
-// that arrives whole but is not the expected JSON is final.
+// fails to arrive whole (cut, reset, timed out: a read of it failed) is a
+// failed attempt like a dropped connection — retried under the same rules
+// and budget — while one read to its end that is not the expected JSON
+// (whatever the decode error: syntax, type, a field's UnmarshalJSON, the
+// size cap) is final.
 func decodeAnswer(resp *http.Response) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil // decide has turned it into its error
@@ -257,26 +268,25 @@ func decodeAnswer(resp *http.Response) error {
 	if err == nil {
 		return nil
 	}
-	whole := true
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
+	whole := info.body.ReadErr == nil
 	switch {
 	case err == io.EOF: // no body at all
 		if info.allowEmpty {
 			return nil
 		}
 		err = errors.New("empty body")
-	case errors.As(err, &syntaxErr), errors.As(err, &typeErr), errors.Is(err, capped.ErrTooLarge):
-	default: // a read that failed: the body did not arrive whole
-		whole = false
+	case !whole:
+		if timedOut := info.bodyTimedOut(); timedOut != nil {
+			err = timedOut
+		}
 	}
 	return &decodeError{requestID: headerValue(resp.Header, headerRequestID), err: err, whole: whole}
 }
 
 // decodeError is a 2xx answer whose body did not decode. Whole says it
-// arrived whole (not JSON, the wrong shape, over the size cap): repeating
-// the request would not help. Otherwise it was cut short, and the attempt
-// failed like a dropped connection.
+// was read to its end, or to the size cap, without a failed read:
+// repeating the request would not help. Otherwise it was cut short, and
+// the attempt failed like a dropped connection.
 type decodeError struct {
 	requestID string
 	err       error
@@ -289,14 +299,28 @@ func (e *decodeError) Error() string {
 
 func (e *decodeError) Unwrap() error { return e.err }
 
-// forgetToken takes the token out of the requests the caller can reach from
-// the Response (resp.Request, and through redirects its Response.Request
-// chain), so that no deep print of a Response shows it. They are the
-// SDK's own requests, done with: no copy is needed.
-func forgetToken(req *http.Request, resp *http.Response) {
-	delete(req.Header, "Authorization")
+// forgetToken replaces the requests the caller can reach from resp
+// (resp.Request, and through redirects its Response.Request chain) by
+// copies without the token, so that no deep print of a Response shows it.
+// Copies, never deletes: net/http's writer of an attempt may still be
+// reading that request's header map after its answer came (a server that
+// answers before it has read the request), so no map that was sent is
+// written. shown is scratch space for the first copy (the call's, in
+// callInfo); the copies share the header values, which nothing writes.
+func forgetToken(resp *http.Response, shown *http.Request) {
 	for ; resp != nil && resp.Request != nil; resp = resp.Request.Response {
-		delete(resp.Request.Header, "Authorization")
+		sent := resp.Request
+		if shown == nil {
+			shown = new(http.Request)
+		}
+		*shown = *sent
+		shown.Header = make(http.Header, len(sent.Header))
+		for k, v := range sent.Header {
+			if !strings.EqualFold(k, "Authorization") {
+				shown.Header[k] = v
+			}
+		}
+		resp.Request, shown = shown, nil
 	}
 }
 
@@ -400,5 +424,32 @@ func addQuery(path string, opts any) (string, error) {
 	if len(v) == 0 {
 		return path, nil
 	}
+	setQueryTimes(v, reflect.ValueOf(opts))
 	return path + "?" + v.Encode(), nil
+}
+
+// setQueryTimes sets in v every non-zero time.Time field of the struct
+// (or pointer to one) rv, embedded structs included, as RFC 3339 in UTC
+// with the fraction of a second the time has: go-querystring drops the
+// fraction, and a task created in the same second as CreatedBefore would
+// be missed.
+func setQueryTimes(v url.Values, rv reflect.Value) {
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return
+	}
+	for i := range rv.NumField() {
+		f := rv.Type().Field(i)
+		switch {
+		case f.Anonymous:
+			setQueryTimes(v, rv.Field(i))
+		case f.IsExported() && f.Type == reflect.TypeFor[time.Time]():
+			name, _, _ := strings.Cut(f.Tag.Get("url"), ",")
+			if t := rv.Field(i).Interface().(time.Time); name != "" && name != "-" && !t.IsZero() {
+				v.Set(name, t.UTC().Format(time.RFC3339Nano))
+			}
+		}
+	}
 }

@@ -176,14 +176,19 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 // wait decide chose.
 func noBackoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 }
 
-// prepareRetry runs before each retry, after the previous answer was
-// drained: it sleeps the wait decide chose (ending early with the context)
-// and gives the retry a fresh copy of the body from GetBody.
+// prepareRetry runs before each retry, on a new shallow copy of the
+// request, after the previous answer was drained: it sleeps the wait
+// decide chose (ending early with the context) and gives the retry its own
+// header map and a fresh copy of the body from GetBody. net/http's writer
+// of the previous attempt may still be reading that attempt's map (a
+// server that answers before it has read the request): numberAttempt
+// writes into the retry's own.
 func (c *Client) prepareRetry(req *http.Request) error {
 	info := callInfoFrom(req.Context())
 	if err := c.sleep(info, info.decision.wait); err != nil {
 		return err
 	}
+	req.Header = req.Header.Clone()
 	if req.GetBody == nil || req.Body == nil || req.Body == http.NoBody {
 		return nil
 	}
@@ -211,14 +216,15 @@ func sleepFor(ctx context.Context, d time.Duration) error {
 }
 
 // numberAttempt runs before each attempt: it numbers the attempt in
-// X-Botonom-Retry-Count and for decide.
+// X-Botonom-Retry-Count and for decide, and clears the previous attempt's
+// deadline (the transport sets the new one at the first request sent).
 func numberAttempt(_ retryablehttp.Logger, req *http.Request, attempt int) {
 	info := callInfoFrom(req.Context())
 	info.attempt = attempt
+	info.deadline = time.Time{}
 	if attempt == 0 {
 		// The call's own "0", not a slice shared with other requests; a
-		// retry gets a new slice, so the one an earlier attempt may still
-		// be writing is never changed under it.
+		// retry writes a new slice into its own map (prepareRetry).
 		info.firstRetryCount[0] = "0"
 		req.Header[headerRetryCount] = info.firstRetryCount[:]
 		return
@@ -247,8 +253,10 @@ func retryableRequest(req *http.Request) bool {
 // retryableTransportError reports whether an error without a (whole) answer
 // may be retried: not TLS failures, redirect-policy failures, the SDK's own
 // pre-send errors or a 2xx body that arrived whole but does not decode,
-// which would fail the same way again; a body cut short may be. Each is matched by
-// its type, never by its text.
+// which would fail the same way again; a body cut short may be. Each is
+// matched by its type or sentinel, never by its text. (An https:// URL
+// answered in plain HTTP is a tls.RecordHeaderError that net/http's Client
+// turns into http.ErrSchemeMismatch.)
 func retryableTransportError(err error) bool {
 	var stop *stopError
 	var redirect *redirectError
@@ -261,7 +269,7 @@ func retryableTransportError(err error) bool {
 	if errors.As(err, &decode) {
 		return !decode.whole
 	}
-	return !errors.As(err, &stop) && !errors.As(err, &redirect) &&
+	return !errors.Is(err, http.ErrSchemeMismatch) && !errors.As(err, &stop) && !errors.As(err, &redirect) &&
 		!errors.As(err, &certErr) && !errors.As(err, &recErr) &&
 		!errors.As(err, &authErr) && !errors.As(err, &hostErr) && !errors.As(err, &invErr)
 }

@@ -277,6 +277,7 @@ func TestDecide(t *testing.T) {
 		{"transport error POST with key", post, nil, transportErr, want{true, WaitBackoff, never, nil}},
 		{"transport error POST without key", bare, nil, transportErr, want{false, "", 0, nil}},
 		{"TLS error", get, nil, certErr, want{false, "", 0, nil}},
+		{"HTTP answer to HTTPS", get, nil, &url.Error{Op: "Get", URL: "x", Err: http.ErrSchemeMismatch}, want{false, "", 0, nil}},
 		{"redirect refused", get, nil, &url.Error{Op: "Get", URL: "x", Err: &redirectError{errors.New("no")}}, want{false, "", 0, nil}},
 	}
 	for _, tc := range cases {

@@ -56,6 +56,8 @@ func (c *Client) newHTTPClient() *http.Client {
 		// The caller's transport may have no bound at all: the default
 		// bounds the whole attempt (the SDK's own bounds its waits itself).
 		t.defaultTimeout = DefaultTimeout
+	} else if hc == nil {
+		t.bodyTimeout = DefaultTimeout
 	}
 	inner.Transport = t
 	return inner
@@ -132,20 +134,42 @@ func newDefaultTransport() http.RoundTripper {
 	// the answer once the request is sent. (A context deadline per attempt
 	// costs about ten allocations a call.)
 	t.ResponseHeaderTimeout = DefaultTimeout
+	// HTTP/2 health checks: a connection that has read nothing for a while
+	// is pinged, and closed when the ping goes unanswered, so that a peer
+	// gone silent (a black hole: no RST, no FIN) is left for a new
+	// connection within http2PingAfter+http2PingTimeout (45 s), not kept in
+	// the pool with each call on it waiting DefaultTimeout.
+	t.HTTP2 = &http.HTTP2Config{SendPingTimeout: http2PingAfter, PingTimeout: http2PingTimeout}
 	return newDialGate(t)
 }
 
-// transport runs around every attempt, in this order: the Limiter, the
-// per-attempt timeout, the middleware (outermost first), then logging and
-// the network; on the way back it records the rate-limit headers. It has
-// no CloseIdleConnections on purpose: retryablehttp calls it on every
-// failed call, which would drop the whole pool.
+// The HTTP/2 health check of the SDK's transport: a ping after
+// http2PingAfter without a frame read, and the connection closed when the
+// ping is not answered within http2PingTimeout.
+const (
+	http2PingAfter   = 30 * time.Second
+	http2PingTimeout = 15 * time.Second
+)
+
+// transport runs around every request sent, in this order: the Limiter,
+// the per-attempt timeout, the middleware (outermost first), then logging
+// and the network; on the way back it records the rate-limit headers. A
+// redirect hop is a request sent within its attempt: it waits for the
+// Limiter, runs the middleware, counts in Attempts and carries its
+// attempt's X-Botonom-Retry-Count (net/http copies the headers), under the
+// attempt's one deadline. It has no CloseIdleConnections on purpose:
+// retryablehttp calls it on every failed call, which would drop the whole
+// pool.
 type transport struct {
 	c    *Client
 	next func() http.RoundTripper
 	// defaultTimeout bounds an attempt without WithTimeout; 0 when the
 	// transport below bounds it (see DefaultTimeout).
 	defaultTimeout time.Duration
+	// bodyTimeout bounds the reading of each answer's body, from its
+	// headers, on the SDK's own transport (which bounds the wait for the
+	// headers) when WithTimeout does not bound the whole attempt.
+	bodyTimeout time.Duration
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -156,16 +180,28 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var cancel context.CancelFunc
 	if timeout := cmp.Or(cfg.timeout, t.defaultTimeout); timeout > 0 {
+		// RoundTrip runs once per redirect hop: the first hop of an
+		// attempt sets its deadline (numberAttempt clears it), the others
+		// share it.
+		if info.deadline.IsZero() {
+			info.deadline = time.Now().Add(timeout)
+		}
 		var actx context.Context
-		actx, cancel = context.WithTimeout(req.Context(), timeout)
+		actx, cancel = context.WithDeadline(req.Context(), info.deadline)
 		req = req.WithContext(actx)
 	}
 	resp, err := t.chain(req, info, cfg.middleware)
+	if err == nil && resp == nil {
+		err = errors.New("the transport or a middleware returned neither an answer nor an error")
+	}
 	if err != nil {
 		if cancel != nil {
 			cancel()
 		}
 		return nil, err
+	}
+	if resp.Body == nil { // net/http's Client accepts that from a RoundTripper: an empty body
+		resp.Body = http.NoBody
 	}
 	if cancel != nil {
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
@@ -196,6 +232,9 @@ func (t *transport) send(req *http.Request, info *callInfo) (*http.Response, err
 	}
 	info.sent++
 	resp, err := t.next().RoundTrip(req)
+	if err == nil && resp != nil && resp.Body != nil && t.bodyTimeout > 0 && info.cfg.timeout == 0 {
+		info.watchBody(resp.Body, t.bodyTimeout)
+	}
 	if logger != nil {
 		logAttempt(logger, req, resp, err, time.Since(start))
 	}
@@ -234,4 +273,86 @@ func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
+}
+
+// bodyWatch bounds the reading of an answer's body on the SDK's own
+// transport, which bounds only the wait for the headers: a body that does
+// not arrive whole within the bound (a server that stops after the
+// headers) is closed under its reader, whose Read then fails, so the
+// attempt fails like a dropped connection. A context deadline per attempt
+// would do the same at about ten allocations a call; a bodyWatch comes
+// from a pool and costs none. One watches the answers of one call, one at
+// a time: each armed with the next (a retry, a redirect hop).
+type bodyWatch struct {
+	timer *time.Timer
+
+	mu       sync.Mutex
+	body     io.Closer     // the answer's body; nil: nothing watched
+	deadline time.Time     // when body must be read whole
+	bound    time.Duration // the bound body was given
+	fired    bool          // body was closed unread
+}
+
+var bodyWatches = sync.Pool{New: func() any { return new(bodyWatch) }}
+
+// watchBody closes body unless it is closed within d; the call's earlier
+// answer, if watched, is no longer.
+func (info *callInfo) watchBody(body io.Closer, d time.Duration) {
+	w := info.watch
+	if w == nil {
+		w = bodyWatches.Get().(*bodyWatch)
+		info.watch = w
+	}
+	w.mu.Lock()
+	w.body, w.deadline, w.bound, w.fired = body, time.Now().Add(d), d, false
+	w.mu.Unlock()
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, w.expire)
+	} else {
+		w.timer.Reset(d)
+	}
+}
+
+// expire closes the watched body once its deadline has passed. The check
+// makes a late run of the timer, armed for an earlier answer, harmless.
+func (w *bodyWatch) expire() {
+	w.mu.Lock()
+	body := w.body
+	if body == nil || time.Now().Before(w.deadline) {
+		w.mu.Unlock()
+		return
+	}
+	w.body, w.fired = nil, true
+	w.mu.Unlock()
+	_ = body.Close()
+}
+
+// bodyTimedOut returns, after a read of the call's latest answer failed,
+// the error to report if the watch closed it, and nil otherwise.
+func (info *callInfo) bodyTimedOut() error {
+	w := info.watch
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.fired {
+		return nil
+	}
+	return fmt.Errorf("the answer's body did not arrive whole within %v of its headers: %w", w.bound, context.DeadlineExceeded)
+}
+
+// endWatch stops watching at the end of the call (its last answer closed)
+// and gives the watch back to the pool.
+func (info *callInfo) endWatch() {
+	w := info.watch
+	if w == nil {
+		return
+	}
+	info.watch = nil
+	w.timer.Stop()
+	w.mu.Lock()
+	w.body = nil
+	w.mu.Unlock()
+	bodyWatches.Put(w)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
@@ -109,7 +110,10 @@ func TestSpec_SchemasRejectBadShapes(t *testing.T) {
 		{"UpdateSkillsRequest", `{"install": [], "remove": []}`},
 		{"UpdateSkillsRequest", `{"install": [""]}`},
 		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": [], "secret": "s"}`},
-		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": ["agent.nope"], "secret": "s"}`},
+		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": ["agent"], "secret": "s"}`},
+		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": ["Agent.Task.Completed"], "secret": "s"}`},
+		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": ["agent..completed"], "secret": "s"}`},
+		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": ["agent.task.completed "], "secret": "s"}`},
 		{"RegisterWebhookRequest", `{"url": "ftp://x.test/h", "events": ["agent.task.completed"], "secret": "s"}`},
 		{"RegisterWebhookRequest", `{"url": "https://x.test/h", "events": ["agent.task.completed"]}`},
 		{"RegisterWebhookRequest", `{"url": "https://x.test/a b", "events": ["agent.task.completed"], "secret": "s"}`},
@@ -185,5 +189,55 @@ func TestSpec_LicenceURLAndCallback4XX(t *testing.T) {
 	require.NotNil(t, cb)
 	for _, item := range cb.Map() {
 		assert.NotNil(t, item.Post.Responses.Value("4XX"), "the delivery's 4XX answer")
+	}
+}
+
+// An event name the API does not know yet is a well-formed request, as the
+// SDK sends it: the API (and the fake) answers 400 invalid_value for it,
+// which is the server's answer, not a broken contract.
+func TestSpec_RegisterWebhookTakesAnyWellFormedEventName(t *testing.T) {
+	doc := loadSpec(t)
+	for _, name := range []string{"agent.memory.updated", "billing.invoice_v2.created", "a.b"} {
+		var v any
+		require.NoError(t, json.Unmarshal([]byte(`{"url": "https://x.test/h", "events": ["`+name+`"], "secret": "s"}`), &v))
+		assert.NoError(t, doc.Components.Schemas["RegisterWebhookRequest"].Value.VisitJSON(v), name)
+	}
+}
+
+// A string that is only white space is blank for the SDK and the fake
+// (strings.TrimSpace, unicode.IsSpace); the spec's patterns say the same,
+// for every character of the Basic Multilingual Plane, and read alike in
+// RE2 (kin-openapi) and ECMA-262 (Prism, Redocly): they list the white
+// space characters themselves (\s is ASCII-only in RE2, and ECMA's adds
+// U+FEFF and leaves out U+0085).
+func TestSpec_BlankMeansWhatTheSDKSays(t *testing.T) {
+	doc := loadSpec(t)
+	schemas := doc.Components.Schemas
+	notBlank := map[string]*openapi3.Schema{
+		"content": schemas["SendMessageRequest"].Value.Properties["content"].Value,
+		"skill":   schemas["SkillName"].Value,
+		"secret":  schemas["RegisterWebhookRequest"].Value.Properties["secret"].Value,
+	}
+	url := schemas["RegisterWebhookRequest"].Value.Properties["url"].Value
+	for r := rune(0); r <= 0xFFFF; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue // surrogates: not characters
+		}
+		space := unicode.IsSpace(r)
+		for name, s := range notBlank {
+			if err := s.VisitJSON(string(r) + string(r)); (err != nil) != space {
+				t.Errorf("%s %U%U: spec error %v, but unicode.IsSpace is %t", name, r, r, err, space)
+			}
+		}
+		if space {
+			assert.Error(t, url.VisitJSON("https://x.test/a"+string(r)+"b"), "url with %U", r)
+			assert.Error(t, url.VisitJSON("https://x"+string(r)+"y.test/"), "url host with %U", r)
+		}
+	}
+	assert.NoError(t, url.VisitJSON("https://x.test/a\ufeffb"), "U+FEFF is no space for the SDK")
+	for _, s := range []string{" \u00a0x", "\u3000\v.", "\ufeff"} {
+		for name, schema := range notBlank {
+			assert.NoError(t, schema.VisitJSON(s), "%s %q", name, s)
+		}
 	}
 }

@@ -285,6 +285,35 @@ func TestListTasks_FiltersAndPages(t *testing.T) {
 	requireAPIError(t, err, 404, "not_found_error", "id")
 }
 
+func TestQueryTimes_AFractionOfASecondCounts(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	client := srv.Client()
+	ctx := context.Background()
+	msg, _, err := client.Agents.SendMessage(ctx, botonomtest.SupportAgentID, &botonom.SendMessageRequest{Content: "now"})
+	require.NoError(t, err)
+	tasks, _, err := client.Agents.ListTasks(ctx, botonomtest.SupportAgentID, &botonom.ListTasksOptions{ListOptions: botonom.ListOptions{Limit: 1}})
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
+	task := tasks[0]
+	require.Equal(t, msg.ID, task.MessageID)
+
+	// A millisecond after the task, in the same second: the task was
+	// created before it (sent without the fraction, it would not be).
+	justAfter := task.CreatedAt.Add(time.Millisecond)
+	before, _, err := client.Agents.ListTasks(ctx, botonomtest.SupportAgentID, &botonom.ListTasksOptions{
+		CreatedAfter: task.CreatedAt.Add(-time.Millisecond), CreatedBefore: justAfter,
+	})
+	require.NoError(t, err)
+	require.Len(t, before, 1, "the task created a millisecond before created_before")
+	assert.Equal(t, task.ID, before[0].ID)
+
+	usage, _, err := client.Analytics.Usage(ctx, &botonom.UsageOptions{
+		From: task.CreatedAt.Add(-time.Millisecond), To: justAfter, AgentID: botonomtest.SupportAgentID, Granularity: botonom.GranularityHour,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), usage.Total.Requests, "the task a millisecond before to counts")
+}
+
 func TestWithTasks_ReplacesTheHistory(t *testing.T) {
 	at := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
 	srv := botonomtest.NewServer(t, botonomtest.WithTasks(&botonom.Task{
@@ -327,11 +356,13 @@ func TestUpdateSkills_InstallsAndRemovesIdempotently(t *testing.T) {
 	requireAPIError(t, err, 404, "not_found_error", "id")
 }
 
-// The SDK sends any well-formed event name (DESIGN §2); the fake, like the
-// API, refuses one it does not know, naming events. (The request is outside
-// api/openapi.yaml's enum on purpose, hence WithoutSpecValidation.)
+// The SDK sends any well-formed event name; the fake, like the API,
+// refuses one it does not know with a 400 naming events. The request fits
+// api/openapi.yaml (which says only the shape of a name), so the user's
+// test does not fail on a contract violation.
 func TestRegisterWebhook_UnknownEventIsTheServersToRefuse(t *testing.T) {
-	srv := botonomtest.NewServer(t, botonomtest.WithoutSpecValidation())
+	rec := record(t)
+	srv := botonomtest.NewServer(rec)
 	_, _, err := srv.Client().Webhooks.Register(context.Background(), &botonom.RegisterWebhookRequest{
 		URL: "https://yourapp.example/h", Events: []botonom.EventType{botonom.EventTaskCompleted, "agent.memory.updated"}, Secret: "whsec_x",
 	})
@@ -339,6 +370,7 @@ func TestRegisterWebhook_UnknownEventIsTheServersToRefuse(t *testing.T) {
 	assert.ErrorContains(t, err, `"agent.memory.updated" is not an event type`)
 	assert.Len(t, srv.Requests(), 1, "sent, not refused by the SDK")
 	assert.Empty(t, srv.Webhooks())
+	assert.Empty(t, rec.Errors(), "no contract violation reported")
 }
 
 func TestRegisterWebhook_NeverEchoesTheSecret(t *testing.T) {

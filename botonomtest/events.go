@@ -17,7 +17,8 @@ import (
 // in X-Botonom-Signature by botonom.SignPayload at the current time, POSTed
 // with Content-Type application/json. The caller closes the answer's body.
 // Unknown event types are sent as given, to test that receivers accept
-// them.
+// them. A redirect is not followed: it is a failed delivery, as with
+// DeliverEvent.
 func (s *Server) SendEvent(ctx context.Context, webhookURL, secret string, eventType botonom.EventType, data any) (*http.Response, error) {
 	raw := json.RawMessage("{}")
 	if data != nil {
@@ -44,6 +45,11 @@ func (s *Server) SendEvent(ctx context.Context, webhookURL, secret string, event
 // envelope with Content-Type application/json, signed with secret at
 // signedAt in X-Botonom-Signature (botonom.SignPayload). hc nil means
 // http.DefaultClient. The caller closes the answer's body.
+//
+// Like the API's deliveries, it does not follow redirects, whatever hc's
+// CheckRedirect says: a receiver that answers 301, 302, 303, 307 or 308 (a
+// wrong route, a missing trailing slash) has not taken the event, and
+// DeliverEvent returns an error naming the redirect and no answer.
 func DeliverEvent(ctx context.Context, hc *http.Client, webhookURL, secret string, ev *botonom.Event, signedAt time.Time) (*http.Response, error) {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -59,5 +65,17 @@ func DeliverEvent(ctx context.Context, hc *http.Client, webhookURL, secret strin
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return hc.Do(req)
+	once := *hc
+	once.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := once.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("the receiver at %s answered %s to %q: a redirect is a failed delivery (the API does not follow redirects; register the final URL)",
+			webhookURL, resp.Status, resp.Header.Get("Location"))
+	}
+	return resp, nil
 }

@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -302,4 +307,89 @@ func TestConcurrentUse(t *testing.T) {
 		assert.False(t, seen[r.RequestID], "request IDs are unique")
 		seen[r.RequestID] = true
 	}
+}
+
+// A client that sends half a body and stalls does not hold Close (nor the
+// test's cleanup): Close returns within a second and the client finds its
+// connection closed.
+func TestClose_EndsWithinASecondWhateverTheClientsDo(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	u, err := url.Parse(srv.URL())
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST /v1/agents/agt_abc123/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+
+		botonomtest.Token+"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	require.NoError(t, err)
+	// An idle connection too, and one that has sent nothing.
+	idle, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	defer idle.Close()
+	time.Sleep(100 * time.Millisecond) // the server is reading the body
+
+	closed := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() {
+		srv.Close()
+		closed <- time.Since(start)
+	}()
+	select {
+	case d := <-closed:
+		assert.Less(t, d, time.Second)
+	case <-time.After(3 * time.Second):
+		conn.Close() // let Close end, then fail
+		<-closed
+		t.Fatal("Close is held by a stalled client")
+	}
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(time.Second)))
+	_, err = conn.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "the stalled connection is closed")
+}
+
+// The request log keeps the newest WithRequestLog requests, oldest first,
+// and counts the ones it dropped.
+func TestRequestLog_KeepsTheNewestAndCountsTheDropped(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithRequestLog(3))
+	for i := 1; i <= 5; i++ {
+		send(t, srv, "GET", fmt.Sprintf("agents?limit=%d", i), "")
+	}
+	var limits []string
+	for _, r := range srv.Requests() {
+		limits = append(limits, r.Query.Get("limit"))
+	}
+	assert.Equal(t, []string{"3", "4", "5"}, limits)
+	assert.Equal(t, 2, srv.DroppedRequests())
+}
+
+// 64 request bodies of 1 MiB (refused: not JSON) leave the log holding 64
+// KiB of each, marked as cut, not 64 MiB.
+func TestRequestLog_KeepsAtMost64KiBOfABody(t *testing.T) {
+	srv := botonomtest.NewServer(t, botonomtest.WithoutSpecValidation())
+	body := strings.Repeat("a", botonomtest.MaxRequestBody)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range 64 {
+		a := send(t, srv, "POST", "agents/agt_abc123/message", body)
+		require.Equal(t, 400, a.status)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 64)
+	for _, r := range reqs {
+		require.True(t, r.BodyTruncated)
+		require.Equal(t, body[:botonomtest.MaxLoggedBody], string(r.Body))
+	}
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("live heap grew by %d KiB for 64 requests of 1 MiB", grown>>10)
+	assert.Less(t, grown, int64(16<<20), "the log holds 64 × 64 KiB of bodies, not 64 MiB")
+
+	small := send(t, srv, "POST", "agents/agt_abc123/message", `{"content":"hi"}`)
+	require.Equal(t, 201, small.status)
+	reqs = srv.Requests()
+	last := reqs[len(reqs)-1]
+	assert.False(t, last.BodyTruncated)
+	assert.Equal(t, `{"content":"hi"}`, string(last.Body))
 }

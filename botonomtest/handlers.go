@@ -401,6 +401,21 @@ func (s *Server) usage(q url.Values, now time.Time) (int, any, *apiError) {
 		}
 		periods = append(periods, &period{PeriodStart: start, PeriodEnd: next(start, gran)})
 	}
+	// RFC 3339 writes the years 0000 to 9999: a window whose periods (or
+	// whose ends, in UTC) fall outside cannot be answered. The periods
+	// cover from..to.
+	first, last := from, to
+	if len(periods) > 0 {
+		first, last = periods[0].PeriodStart, periods[len(periods)-1].PeriodEnd
+	}
+	for _, end := range []struct {
+		param string
+		at    time.Time
+	}{{"from", first}, {"to", last}} {
+		if y := end.at.UTC().Year(); y < 0 || y > 9999 {
+			return 0, nil, badRequest("invalid_value", end.param, "the %s periods of from..to reach the year %d, outside the years 0000-9999 a time can be written in", gran, y)
+		}
+	}
 	var total botonom.UsageCounts
 	for _, t := range s.tasks {
 		if (agentID != "" && t.AgentID != agentID) || t.CreatedAt.Before(from) || !t.CreatedAt.Before(to) {

@@ -1,16 +1,22 @@
 package botonomtest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	botonom "github.com/botonom/botonom-go"
 )
 
 // errorsTB records Errorf calls instead of failing the test.
@@ -69,4 +75,84 @@ func TestAnswerThatBreaksTheSpecFailsTheTest(t *testing.T) {
 	assert.Contains(t, rec.errs[0], "GET /v1/agents/agt_abc123: the answer (200")
 	assert.Contains(t, rec.errs[0], "does not match api/openapi.yaml")
 	assert.Contains(t, rec.errs[0], "busy")
+}
+
+// withReadTimeout shortens readTimeout, to test it quickly.
+func withReadTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		c.readTimeout = d
+		return nil
+	}
+}
+
+// rawRequest opens a connection to srv and writes head as it is.
+func rawRequest(t *testing.T, srv *Server, head string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.ts.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	_, err = io.WriteString(conn, head)
+	require.NoError(t, err)
+	return conn
+}
+
+// Every read is bounded: a client that stalls in its headers, or in a body
+// shorter than its Content-Length, has its connection closed (no answer)
+// once readTimeout has passed (net/http answers a stalled header 408); the
+// stalled body is recorded with status 0 and not answered. Once a body is read, the deadline is lifted: an answer slower than
+// readTimeout (WithLatency) still comes.
+func TestReadTimeout_BoundsHeadersAndBodyButNotTheAnswer(t *testing.T) {
+	srv := NewServer(t, withReadTimeout(100*time.Millisecond), WithLatency(300*time.Millisecond))
+	for name, head := range map[string]string{
+		"headers": "GET /v1/agents HTTP/1.1\r\nHost: x\r\nAuthoriz",
+		"body":    "POST /v1/agents/agt_abc123/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + Token + "\r\nContent-Length: 100\r\n\r\n{",
+	} {
+		conn := rawRequest(t, srv, head)
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+		start := time.Now()
+		got, err := io.ReadAll(conn)
+		assert.NoError(t, err, "%s: the server closed the connection", name)
+		assert.Less(t, time.Since(start), 2*time.Second, name)
+		if name == "body" {
+			assert.Empty(t, got, "no answer to a request not read")
+		}
+	}
+	reqs := srv.Requests()
+	require.Len(t, reqs, 1, "the stalled body is recorded")
+	assert.Equal(t, 0, reqs[0].Status)
+	assert.Equal(t, "{", string(reqs[0].Body))
+
+	conn := rawRequest(t, srv, "GET /v1/agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+Token+"\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode, "answered after its 300 ms latency")
+}
+
+// Idempotency-Keys are forgotten once their 24 h have passed, so a long
+// run does not keep every key it was ever sent.
+func TestIdempotencyKeys_ExpiredOnesArePruned(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 2, 18, 14, 30, 0, 0, time.UTC).UnixNano())
+	srv := NewServer(t, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
+	client := srv.Client()
+	send := func() {
+		_, _, err := client.Agents.SendMessage(context.Background(), SampleAgentID, &botonom.SendMessageRequest{Content: "hi"})
+		require.NoError(t, err)
+	}
+	for range 3 {
+		send()
+	}
+	clock.Add(int64(23 * time.Hour))
+	send()
+	srv.mu.Lock()
+	assert.Len(t, srv.idempotencyKeys, 4, "within 24 h, all kept")
+	srv.mu.Unlock()
+
+	clock.Add(int64(2 * time.Hour))
+	send()
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	assert.Len(t, srv.idempotencyKeys, 2, "the three of 25 h ago are gone")
+	assert.Len(t, srv.keyOrder, 2)
 }

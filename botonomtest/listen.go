@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"time"
 )
 
 // WithAddr makes the server listen on addr ("host:port", such as
@@ -41,18 +42,20 @@ func WithRequestHook(fn func(Request)) Option {
 }
 
 // newHTTPServer starts h on addr, or on a random loopback port when addr
-// is empty.
-func newHTTPServer(addr string, h http.Handler) (*httptest.Server, error) {
-	if addr == "" {
-		return httptest.NewServer(h), nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("WithAddr: %w", err)
-	}
+// is empty, reading a request's headers (at most maxHeaderBytes) within
+// readTimeout; serveHTTP bounds the body.
+func newHTTPServer(addr string, h http.Handler, readTimeout time.Duration) (*httptest.Server, error) {
 	ts := httptest.NewUnstartedServer(h)
-	_ = ts.Listener.Close() // the random loopback port it opened
-	ts.Listener = l
+	ts.Config.ReadHeaderTimeout = readTimeout
+	ts.Config.MaxHeaderBytes = maxHeaderBytes
+	if addr != "" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("WithAddr: %w", err)
+		}
+		_ = ts.Listener.Close() // the random loopback port it opened
+		ts.Listener = l
+	}
 	ts.Start()
 	return ts, nil
 }

@@ -87,6 +87,28 @@
 // reported (the 404 or 405 tells). Answers are always checked, and a bug
 // in the fake is a 500 api_error and a failed test, never a panic.
 //
+// # Bounds
+//
+// The fake runs inside test binaries and behind the botonom command's mock
+// for hours, so it holds its edges:
+//
+//   - Reads: a request's headers (at most 64 KiB; 431 beyond) must arrive
+//     within 10 s, then its body (at most MaxRequestBody; 413 beyond)
+//     within 10 s more: a client that stalls longer has its connection
+//     closed, without an answer.
+//   - Close returns within a second whatever the clients do: it lets the
+//     requests in flight finish for 200 ms, then closes their connections.
+//   - The request log (Requests, WithRequestHook) keeps the newest
+//     DefaultRequestLog requests (WithRequestLog to change it) and counts
+//     the ones it dropped (DroppedRequests); it keeps at most MaxLoggedBody
+//     (64 KiB) of each body, marking a cut one with BodyTruncated. So it
+//     holds at most about 128 MiB (1,000 × 64 KiB of body and of headers),
+//     and far less for ordinary requests.
+//   - Idempotency-Keys are forgotten once their 24 h have passed.
+//
+// What the fake stores as data (messages, tasks, webhooks) is kept for its
+// life, as the API keeps it.
+//
 // A Server is safe for concurrent use.
 package botonomtest
 
@@ -127,6 +149,27 @@ const (
 // larger one is answered 413.
 const MaxRequestBody = 1 << 20
 
+// MaxLoggedBody is how much of a request body the request log keeps
+// (Requests, WithRequestHook): 64 KiB. A longer body is answered as a
+// whole; its Request holds the first 64 KiB, with BodyTruncated set.
+const MaxLoggedBody = 64 << 10
+
+// DefaultRequestLog is how many requests the server keeps for Requests
+// unless WithRequestLog says otherwise: the newest 1,000.
+const DefaultRequestLog = 1000
+
+// maxHeaderBytes bounds a request's header block: 64 KiB (net/http
+// answers 431 beyond).
+const maxHeaderBytes = 64 << 10
+
+// readTimeout bounds the reading of a request: its headers, and then its
+// body, must each arrive within it. closeGrace is how long Close lets the
+// requests in flight finish before it closes their connections.
+const (
+	readTimeout = 10 * time.Second
+	closeGrace  = 200 * time.Millisecond
+)
+
 // idempotencyWindow is how long a repeated Idempotency-Key is the same
 // call; maxIdempotencyKey is the longest key the API takes.
 const (
@@ -153,6 +196,8 @@ type config struct {
 	onRequest      func(Request)
 	faultRate      float64 // WithFaultRate
 	faultStatuses  []int
+	readTimeout    time.Duration
+	requestLog     int // WithRequestLog
 }
 
 // WithAgents replaces the sample agents with these (copied; later changes
@@ -251,6 +296,19 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithRequestLog makes the server keep the newest n requests (n ≥ 1) for
+// Requests, instead of DefaultRequestLog; older ones are dropped and
+// counted (DroppedRequests).
+func WithRequestLog(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("WithRequestLog: need at least 1 request, got %d", n)
+		}
+		c.requestLog = n
+		return nil
+	}
+}
+
 // WithoutSpecValidation stops checking requests against the API's OpenAPI
 // description, for tests that send broken requests on purpose from the
 // start (Server.ExpectInvalidRequests does the same for part of a test).
@@ -266,20 +324,22 @@ func WithoutSpecValidation() Option {
 // Server is a fake Botonom API on an httptest.Server. Build it with
 // NewServer, which closes it when the test ends (or Start outside tests).
 type Server struct {
-	t          reporter // the test's testing.TB, or the log package (Start)
-	ts         *httptest.Server
-	token      string
-	now        func() time.Time
-	rateLimit  int
-	rateWindow time.Duration
-	spec       *spec
-	onRequest  func(Request) // WithRequestHook
-	done       chan struct{}
-	closeOnce  sync.Once
+	t           reporter // the test's testing.TB, or the log package (Start)
+	ts          *httptest.Server
+	token       string
+	now         func() time.Time
+	rateLimit   int
+	rateWindow  time.Duration
+	spec        *spec
+	onRequest   func(Request) // WithRequestHook
+	readTimeout time.Duration
+	done        chan struct{}
+	closeOnce   sync.Once
 
 	mu              sync.Mutex
 	latency         time.Duration
-	skipRequestVal  bool
+	skipRequestVal  bool // WithoutSpecValidation
+	expectInvalid   int  // ExpectInvalidRequests in effect
 	failN           int
 	failStatus      int
 	resetN          int
@@ -291,7 +351,10 @@ type Server struct {
 	tasks           []*storedTask
 	messages        []StoredMessage
 	webhooks        []RegisteredWebhook
-	requests        []Request
+	requests        []Request // the newest requestLog, oldest first
+	requestLog      int
+	dropped         int     // requests that left the log
+	keyOrder        []keyAt // idempotencyKeys in the order they were stored
 	idempotencyKeys map[string]*idempotentAnswer
 	inflight        map[string]uint64 // Idempotency-Keys being processed, by claim number
 	claims          uint64
@@ -308,8 +371,11 @@ type Request struct {
 	EscapedPath string
 	Query       url.Values
 	Header      http.Header
-	Body        []byte
-	Time        time.Time // by the server's clock, when it arrived
+	// Body is the body as received, its first MaxLoggedBody bytes when
+	// BodyTruncated is set.
+	Body          []byte
+	BodyTruncated bool
+	Time          time.Time // by the server's clock, when it arrived
 	// Status is the status of the answer, 0 when the connection was closed
 	// without one (ResetConnectionNext, DropResponseNext).
 	Status int
@@ -335,6 +401,13 @@ type RegisteredWebhook struct {
 type storedTask struct {
 	botonom.Task
 	seq int // creation order, to sort tasks created in the same second
+}
+
+// keyAt is an Idempotency-Key stored at a time, to prune expired keys in
+// the order they were stored.
+type keyAt struct {
+	key string
+	at  time.Time
 }
 
 type idempotentAnswer struct {
@@ -405,10 +478,12 @@ func (logReporter) Fatalf(format string, args ...any) { log.Panicf(format, args.
 
 func start(rep reporter, opts []Option) (*Server, error) {
 	cfg := &config{
-		token:      Token,
-		rateLimit:  DefaultRateLimit,
-		rateWindow: DefaultRateWindow,
-		now:        time.Now,
+		token:       Token,
+		rateLimit:   DefaultRateLimit,
+		rateWindow:  DefaultRateWindow,
+		now:         time.Now,
+		readTimeout: readTimeout,
+		requestLog:  DefaultRequestLog,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -430,6 +505,8 @@ func start(rep reporter, opts []Option) (*Server, error) {
 		rateWindow:      cfg.rateWindow,
 		spec:            sp,
 		onRequest:       cfg.onRequest,
+		readTimeout:     cfg.readTimeout,
+		requestLog:      cfg.requestLog,
 		done:            make(chan struct{}),
 		latency:         cfg.latency,
 		skipRequestVal:  cfg.skipRequestVal,
@@ -441,7 +518,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 	if err := s.seed(cfg); err != nil {
 		return nil, err
 	}
-	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP)); err != nil {
+	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP), cfg.readTimeout); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -468,13 +545,27 @@ func (s *Server) Client(opts ...botonom.Option) *botonom.Client {
 	return c
 }
 
-// Close shuts the server down, waiting for requests in flight. NewServer
-// arranges for it to run when the test ends; calling it earlier, or twice,
-// is fine.
+// Close shuts the server down: it ends latency waits, lets the requests in
+// flight finish for a moment (200 ms), then closes the connections still
+// open, so it returns within a second whatever the clients do (a client
+// that stalls in the middle of a body does not hold it). NewServer arranges
+// for it to run when the test ends; calling it earlier, or twice, is fine.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
-		close(s.done) // ends latency sleeps
-		s.ts.Close()
+		close(s.done) // ends latency waits
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			s.ts.Close()
+		}()
+		grace := time.NewTimer(closeGrace)
+		defer grace.Stop()
+		select {
+		case <-closed:
+		case <-grace.C:
+			s.ts.CloseClientConnections()
+			<-closed
+		}
 	})
 }
 
@@ -538,21 +629,29 @@ func (s *Server) SetLatency(d time.Duration) {
 // ExpectInvalidRequests stops failing the test on requests that break the
 // API's OpenAPI description (they are logged instead), for tests that send
 // such requests on purpose; the server still answers them with its own 400.
-// Call the returned function to check requests again.
+// Call the returned function to end it (calling it again does nothing).
+//
+// Uses nest, in any order: requests are checked again once every
+// ExpectInvalidRequests has been ended, so parallel subtests on one server
+// may each call it. While any is in effect, no request is reported.
 func (s *Server) ExpectInvalidRequests() (restore func()) {
 	s.mu.Lock()
-	prev := s.skipRequestVal
-	s.skipRequestVal = true
+	s.expectInvalid++
 	s.mu.Unlock()
+	var once sync.Once
 	return func() {
-		s.mu.Lock()
-		s.skipRequestVal = prev
-		s.mu.Unlock()
+		once.Do(func() {
+			s.mu.Lock()
+			s.expectInvalid--
+			s.mu.Unlock()
+		})
 	}
 }
 
-// Requests returns a copy of every request received so far, in the order
-// they were answered.
+// Requests returns a copy of the requests received so far, in the order
+// they were answered: the newest DefaultRequestLog (or WithRequestLog's
+// number), bodies cut at MaxLoggedBody. DroppedRequests counts those that
+// left the log.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -564,6 +663,14 @@ func (s *Server) Requests() []Request {
 		out[i] = r
 	}
 	return out
+}
+
+// DroppedRequests returns how many requests, the oldest, have left the log
+// of Requests to keep it within its size.
+func (s *Server) DroppedRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
 }
 
 // Messages returns a copy of the messages the server accepted, oldest
@@ -672,7 +779,13 @@ func badRequest(code, param, format string, args ...any) *apiError {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	received := s.now()
+	// The body must come within readTimeout of the headers; the deadline
+	// is lifted once it is read, so that a slow answer (WithLatency) still
+	// notices a client that leaves.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.readTimeout))
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
+	_ = rc.SetReadDeadline(time.Time{})
 	tooLarge := len(body) > MaxRequestBody
 	rec := Request{
 		Method:      r.Method,
@@ -683,16 +796,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Body:        body,
 		Time:        received,
 	}
+	if len(body) > MaxLoggedBody {
+		// A copy, so that the log does not hold the whole body.
+		rec.Body, rec.BodyTruncated = bytes.Clone(body[:MaxLoggedBody]), true
+	}
 	if err != nil {
-		// The client went away mid-body; there is no one to answer.
+		// The client went away mid-body, or stalled past readTimeout:
+		// the connection is closed without an answer.
 		s.record(rec)
 		s.hook(rec)
+		closeConnection(w)
 		return
 	}
 
 	s.mu.Lock()
 	latency := s.latency
-	checkRequest := !s.skipRequestVal
+	checkRequest := !s.skipRequestVal && s.expectInvalid == 0
 	key, claim := s.claimKey(r, received)
 	s.mu.Unlock()
 	if key != "" && claim == 0 {
@@ -722,7 +841,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.injectRandomFault()
 	if s.resetN > 0 {
 		s.resetN--
-		s.requests = append(s.requests, rec)
+		s.logRequest(rec)
 		s.mu.Unlock()
 		s.hook(rec)
 		closeConnection(w)
@@ -739,7 +858,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !drop {
 		rec.Status = ans.status
 	}
-	s.requests = append(s.requests, rec)
+	s.logRequest(rec)
 	s.mu.Unlock()
 	s.hook(rec)
 
@@ -795,7 +914,36 @@ func (s *Server) releaseKeyLocked(key string, claim uint64) {
 func (s *Server) record(rec Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.logRequest(rec)
+}
+
+// logRequest adds rec to the log, dropping the oldest beyond its size;
+// s.mu is held.
+func (s *Server) logRequest(rec Request) {
+	if len(s.requests) >= s.requestLog {
+		s.requests[0] = Request{} // let it go now, not when the array is reallocated
+		s.requests = s.requests[1:]
+		s.dropped++
+	}
 	s.requests = append(s.requests, rec)
+}
+
+// pruneKeys forgets the Idempotency-Keys stored more than 24 h before now;
+// s.mu is held.
+func (s *Server) pruneKeys(now time.Time) {
+	n := 0
+	for _, k := range s.keyOrder {
+		if now.Sub(k.at) < idempotencyWindow {
+			break
+		}
+		if a := s.idempotencyKeys[k.key]; a != nil && a.at.Equal(k.at) {
+			delete(s.idempotencyKeys, k.key)
+		}
+		n++
+	}
+	if n > 0 {
+		s.keyOrder = slices.Delete(s.keyOrder, 0, n)
+	}
 }
 
 // closeConnection hijacks the connection and closes it without a word.
@@ -896,6 +1044,7 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 			message: "a request with this Idempotency-Key is still being processed; retry shortly"})
 		return ans
 	}
+	s.pruneKeys(now)
 	var fingerprint string
 	if r.Method == http.MethodPost && key != "" {
 		fingerprint = r.Method + " " + r.URL.EscapedPath() + "\n" + canonicalJSON(body)
@@ -923,6 +1072,7 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 	ans.status, ans.body = status, b
 	if fingerprint != "" {
 		s.idempotencyKeys[key] = &idempotentAnswer{fingerprint: fingerprint, at: now, status: status, body: bytes.Clone(b)}
+		s.keyOrder = append(s.keyOrder, keyAt{key, now})
 	}
 	return ans
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,39 @@ func TestSpecCheck_ExpectInvalidRequestsAndWithoutSpecValidation(t *testing.T) {
 	send(t, srv, "POST", "agents/agt_abc123/message", `{"content":""}`)
 	send(t, srv, "GET", "agents?status=busy", "")
 	assert.Empty(t, rec.Errors())
+}
+
+// Two parallel subtests on one server, each expecting invalid requests,
+// overlap: A starts, B starts, A ends, B sends an invalid request (not
+// reported: B still expects it), B ends; after both, an invalid request is
+// reported again. Saving and restoring one flag got both wrong.
+func TestSpecCheck_ExpectInvalidRequestsNestsAcrossParallelSubtests(t *testing.T) {
+	rec := record(t)
+	srv := botonomtest.NewServer(rec)
+	aStarted, bStarted, aEnded := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	t.Run("group", func(t *testing.T) {
+		t.Run("A", func(t *testing.T) {
+			t.Parallel()
+			end := srv.ExpectInvalidRequests()
+			close(aStarted)
+			<-bStarted
+			end()
+			end() // twice: still one end
+			close(aEnded)
+		})
+		t.Run("B", func(t *testing.T) {
+			t.Parallel()
+			<-aStarted
+			end := srv.ExpectInvalidRequests()
+			close(bStarted)
+			<-aEnded
+			send(t, srv, "GET", "agents?limit=0", "")
+			assert.Empty(t, rec.requestErrors(), "B still expects invalid requests")
+			end()
+		})
+	})
+	send(t, srv, "GET", "agents?limit=0", "")
+	assert.Len(t, rec.requestErrors(), 1, "checked again once both ended: %v", rec.Errors())
 }
 
 // What the SDK sends for every endpoint, with every option set, fits the
@@ -171,12 +205,43 @@ func TestSendEvent_DeliversASignedEnvelope(t *testing.T) {
 	assert.True(t, strings.HasSuffix(string(d.body), `"data":{}}`), "body %s", d.body)
 }
 
+// A receiver that redirects (a wrong route, a missing trailing slash) has
+// not taken the delivery: SendEvent and DeliverEvent do not follow it, even
+// with a client that would, and say why the delivery failed.
+func TestSendEvent_ARedirectIsAFailedDelivery(t *testing.T) {
+	var delivered atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hook/", func(w http.ResponseWriter, r *http.Request) { delivered.Add(1) })
+	mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/hook/", http.StatusPermanentRedirect)
+	})
+	receiver := httptest.NewServer(mux)
+	defer receiver.Close()
+	srv := botonomtest.NewServer(t)
+
+	resp, err := srv.SendEvent(context.Background(), receiver.URL+"/hook", "whsec_x", botonom.EventTaskCompleted, nil)
+	assert.Nil(t, resp)
+	require.ErrorContains(t, err, "botonomtest: SendEvent: the receiver at "+receiver.URL+"/hook answered 308 Permanent Redirect to \"/hook/\": a redirect is a failed delivery")
+
+	ev := &botonom.Event{ID: "evt_1", Type: botonom.EventTaskCompleted, CreatedAt: time.Now(), Data: json.RawMessage(`{}`)}
+	resp, err = botonomtest.DeliverEvent(context.Background(), &http.Client{}, receiver.URL+"/hook", "whsec_x", ev, time.Now())
+	assert.Nil(t, resp)
+	require.ErrorContains(t, err, "308 Permanent Redirect")
+	assert.Zero(t, delivered.Load(), "the redirect was not followed")
+
+	resp, err = botonomtest.DeliverEvent(context.Background(), nil, receiver.URL+"/hook/", "whsec_x", ev, time.Now())
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, int32(1), delivered.Load())
+}
+
 func TestNewServer_BadOptionsFailTheTest(t *testing.T) {
 	for name, opt := range map[string]botonomtest.Option{
 		"rate limit":     botonomtest.WithRateLimit(0, time.Second),
 		"latency":        botonomtest.WithLatency(-time.Second),
 		"token":          botonomtest.WithToken(" "),
 		"clock":          botonomtest.WithClock(nil),
+		"request log":    botonomtest.WithRequestLog(0),
 		"agent id":       botonomtest.WithAgents(&botonom.Agent{ID: "abc"}),
 		"agent status":   botonomtest.WithAgents(&botonom.Agent{ID: "agt_1", Status: "busy"}),
 		"duplicate":      botonomtest.WithAgents(&botonom.Agent{ID: "agt_1"}, &botonom.Agent{ID: "agt_1"}),

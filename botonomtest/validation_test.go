@@ -28,6 +28,7 @@ func TestValidation_BadInputIs400NamingTheField(t *testing.T) {
 	}{
 		{"content missing", "POST", msg, `{}`, "missing_field", "content", true},
 		{"content blank", "POST", msg, `{"content":"  \n "}`, "missing_field", "content", true},
+		{"content only unicode spaces", "POST", msg, `{"content":"\u00a0\u3000\u000b"}`, "missing_field", "content", true},
 		{"content null", "POST", msg, `{"content":null}`, "missing_field", "content", true},
 		{"content not a string", "POST", msg, `{"content":5}`, "invalid_type", "content", true},
 		{"metadata value not a string", "POST", msg, `{"content":"hi","metadata":{"n":1}}`, "invalid_type", "metadata", true},
@@ -44,8 +45,11 @@ func TestValidation_BadInputIs400NamingTheField(t *testing.T) {
 		{"url not http", "POST", "webhooks", `{"url":"ftp://x.example/h","events":["agent.task.completed"],"secret":"s"}`, "invalid_value", "url", true},
 		{"events missing", "POST", "webhooks", `{"url":"https://x.example/h","secret":"s"}`, "missing_field", "events", true},
 		{"events empty", "POST", "webhooks", `{"url":"https://x.example/h","events":[],"secret":"s"}`, "missing_field", "events", true},
-		{"event unknown", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed","agent.nope"],"secret":"s"}`, "invalid_value", "events", true},
+		{"event unknown", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed","agent.nope"],"secret":"s"}`, "invalid_value", "events", false}, // the API's to refuse
+		{"event ill-formed", "POST", "webhooks", `{"url":"https://x.example/h","events":["Agent Task"],"secret":"s"}`, "invalid_value", "events", true},
 		{"secret missing", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"]}`, "missing_field", "secret", true},
+		{"secret only unicode spaces", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"],"secret":"\u00a0"}`, "missing_field", "secret", true},
+		{"url with a no-break space", "POST", "webhooks", `{"url":"https://x.example/a\u00a0b","events":["agent.task.completed"],"secret":"s"}`, "invalid_value", "url", true},
 		{"secret blank", "POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"],"secret":" "}`, "missing_field", "secret", true},
 
 		{"limit 0", "GET", "agents?limit=0", ``, "invalid_value", "limit", true},
@@ -72,6 +76,7 @@ func TestValidation_BadInputIs400NamingTheField(t *testing.T) {
 		{"skills nothing to do", "PUT", skills, `{}`, "missing_field", "install", true},
 		{"skills empty lists", "PUT", skills, `{"install":[],"remove":[]}`, "missing_field", "install", true},
 		{"skill blank", "PUT", skills, `{"install":["calendar"," "]}`, "invalid_value", "install", true},
+		{"skill only an ideographic space", "PUT", skills, `{"install":["\u3000"]}`, "invalid_value", "install", true},
 		{"removed skill blank", "PUT", skills, `{"remove":[""]}`, "invalid_value", "remove", true},
 		{"skill installed and removed", "PUT", skills, `{"install":["x"],"remove":["x"]}`, "invalid_value", "remove", false},
 		{"skills not a list", "PUT", skills, `{"install":"calendar"}`, "invalid_type", "install", true},
@@ -113,6 +118,24 @@ func TestValidation_TheServerRefusesWhatTheSDKRefuses(t *testing.T) {
 				return err
 			},
 			"POST", "agents/" + agent + "/message", `{"content":" "}`, "missing_field", "content"},
+		{"content only unicode spaces",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.SendMessage(ctx, agent, &botonom.SendMessageRequest{Content: "\u00a0\u3000\v"})
+				return err
+			},
+			"POST", "agents/" + agent + "/message", `{"content":"\u00a0\u3000\u000b"}`, "missing_field", "content"},
+		{"skill only a no-break space",
+			func(c *botonom.Client) error {
+				_, _, err := c.Agents.InstallSkills(ctx, agent, "\u00a0")
+				return err
+			},
+			"PUT", "agents/" + agent + "/skills", `{"install":["\u00a0"]}`, "invalid_value", "install"},
+		{"secret only unicode spaces",
+			func(c *botonom.Client) error {
+				_, _, err := c.Webhooks.Register(ctx, &botonom.RegisterWebhookRequest{URL: "https://x.example/h", Events: []botonom.EventType{botonom.EventTaskCompleted}, Secret: "\u3000\v"})
+				return err
+			},
+			"POST", "webhooks", `{"url":"https://x.example/h","events":["agent.task.completed"],"secret":"\u3000\u000b"}`, "missing_field", "secret"},
 		{"limit 101",
 			func(c *botonom.Client) error {
 				_, _, err := c.Agents.List(ctx, &botonom.ListAgentsOptions{ListOptions: botonom.ListOptions{Limit: 101}})
@@ -257,4 +280,23 @@ func TestValidation_IdempotencyKeyOver255CharactersIs400(t *testing.T) {
 
 	a = send(t, srv, "POST", "agents/agt_abc123/message", `{"content":"hi"}`, "Idempotency-Key", strings.Repeat("k", 255))
 	assert.Equal(t, 201, a.status)
+}
+
+// A window the spec allows but whose periods leave the years RFC 3339 can
+// write (the last month of 9999 ends in 10000; midnight of year 0 east of
+// UTC is year -1) is a 400 naming the end at fault, never a panic.
+func TestValidation_AUsageWindowBeyondTheYear9999Is400(t *testing.T) {
+	srv := botonomtest.NewServer(t)
+	for _, c := range []struct{ query, param string }{
+		{"from=9999-12-01T00:00:00Z&to=9999-12-31T00:00:00Z&granularity=month", "to"},
+		{"from=9999-12-31T22:00:00Z&to=9999-12-31T22:45:00Z&granularity=hour", ""},
+		{"from=0000-01-01T00:00:00%2B01:00&to=0000-02-01T00:00:00Z&granularity=day", "from"},
+	} {
+		a := send(t, srv, "GET", "analytics/usage?"+c.query, "")
+		if c.param == "" {
+			assert.Equal(t, 200, a.status, "%s: %s", c.query, a.body)
+			continue
+		}
+		requireRefused(t, a, "invalid_value", c.param)
+	}
 }

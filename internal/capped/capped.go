@@ -19,6 +19,10 @@ type Reader struct {
 	N int64 // bytes still allowed
 	// Limit is the original cap, kept for the error message.
 	Limit int64
+	// ReadErr is the first error other than io.EOF a Read of R returned:
+	// nil after a body read to its end (or not to its end yet), set when
+	// it was cut short.
+	ReadErr error
 }
 
 // Read implements io.Reader.
@@ -30,14 +34,22 @@ func (c *Reader) Read(p []byte) (int, error) {
 		if n > 0 {
 			return 0, fmt.Errorf("%w (%d bytes)", ErrTooLarge, c.Limit)
 		}
-		return 0, err
+		return 0, c.note(err)
 	}
 	if int64(len(p)) > c.N {
 		p = p[:c.N]
 	}
 	n, err := c.R.Read(p)
 	c.N -= int64(n)
-	return n, err
+	return n, c.note(err)
+}
+
+// note records err in ReadErr, if it is the first error other than io.EOF.
+func (c *Reader) note(err error) error {
+	if err != nil && err != io.EOF && c.ReadErr == nil {
+		c.ReadErr = err
+	}
+	return err
 }
 
 // ReadAll reads r up to limit bytes and reports whether more followed. It

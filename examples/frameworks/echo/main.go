@@ -2,7 +2,7 @@
 // botonom.WebhookHandler mounted with echo.WrapHandler, and the same
 // verification by hand in an echo handler for code that needs one.
 //
-//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./echo
+//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./echo [--addr host:port]
 //
 // The signature covers the raw body, byte for byte. In echo, c.Bind reads
 // the body once and leaves nothing for whoever comes next, and a struct
@@ -15,11 +15,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -28,11 +31,38 @@ import (
 )
 
 func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "the `host:port` to listen on")
+	flag.Parse()
 	secret := os.Getenv("BOTONOM_WEBHOOK_SECRET")
 	if secret == "" {
 		log.Fatal("set BOTONOM_WEBHOOK_SECRET to the secret the webhook was registered with")
 	}
-	log.Fatal(routes(secret, slog.Default(), handleEvent).Start("127.0.0.1:8080"))
+	log.Fatal(serve(*addr, routes(secret, slog.Default(), handleEvent)))
+}
+
+// serve listens on addr, says where (the port is the system's choice with
+// ":0"), and serves h with the bounds a server facing the internet needs.
+func serve(addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	log.Printf("receiving Botonom webhook deliveries at http://%s/botonom/webhook", l.Addr())
+	return newServer(h).Serve(l)
+}
+
+// newServer bounds what a client can hold: its headers must come within
+// 10 s (a client that trickles them is cut off), the whole request within
+// 30 s, an idle connection stays 2 min, headers stop at 64 KiB. The body's
+// size is bounded where it is read (1 MiB; 413 beyond).
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 func routes(secret string, logger *slog.Logger, handle func(context.Context, *botonom.Event) error) *echo.Echo {
@@ -46,7 +76,11 @@ func routes(secret string, logger *slog.Logger, handle func(context.Context, *bo
 	// By hand: the raw bytes, capped, verified before anything else looks.
 	e.POST("/botonom/webhook/by-hand", func(c echo.Context) error {
 		payload, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, botonom.DefaultMaxWebhookBodyBytes))
-		if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge): // as WebhookHandler answers
+			return c.String(http.StatusRequestEntityTooLarge, "body too large")
+		case err != nil:
 			return c.String(http.StatusBadRequest, "cannot read body")
 		}
 		ev, err := botonom.ConstructEvent(payload, c.Request().Header.Get(botonom.SignatureHeader), secret)

@@ -2,7 +2,7 @@
 // botonom.WebhookHandler mounted with gin.WrapH, and the same verification
 // by hand in a gin handler for code that needs one.
 //
-//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./gin
+//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./gin [--addr host:port]
 //
 // The signature covers the raw body, byte for byte. In gin the body is
 // easy to lose before verification: c.ShouldBindJSON, c.BindJSON and
@@ -16,10 +16,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -27,11 +30,38 @@ import (
 )
 
 func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "the `host:port` to listen on")
+	flag.Parse()
 	secret := os.Getenv("BOTONOM_WEBHOOK_SECRET")
 	if secret == "" {
 		log.Fatal("set BOTONOM_WEBHOOK_SECRET to the secret the webhook was registered with")
 	}
-	log.Fatal(routes(secret, slog.Default(), handleEvent).Run("127.0.0.1:8080"))
+	log.Fatal(serve(*addr, routes(secret, slog.Default(), handleEvent)))
+}
+
+// serve listens on addr, says where (the port is the system's choice with
+// ":0"), and serves h with the bounds a server facing the internet needs.
+func serve(addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	log.Printf("receiving Botonom webhook deliveries at http://%s/botonom/webhook", l.Addr())
+	return newServer(h).Serve(l)
+}
+
+// newServer bounds what a client can hold: its headers must come within
+// 10 s (a client that trickles them is cut off), the whole request within
+// 30 s, an idle connection stays 2 min, headers stop at 64 KiB. The body's
+// size is bounded where it is read (1 MiB; 413 beyond).
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 func routes(secret string, logger *slog.Logger, handle func(context.Context, *botonom.Event) error) *gin.Engine {
@@ -45,7 +75,12 @@ func routes(secret string, logger *slog.Logger, handle func(context.Context, *bo
 	r.POST("/botonom/webhook/by-hand", func(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, botonom.DefaultMaxWebhookBodyBytes)
 		payload, err := c.GetRawData()
-		if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge): // as WebhookHandler answers
+			c.String(http.StatusRequestEntityTooLarge, "body too large")
+			return
+		case err != nil:
 			c.String(http.StatusBadRequest, "cannot read body")
 			return
 		}

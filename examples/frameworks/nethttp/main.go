@@ -2,7 +2,7 @@
 // botonom.WebhookHandler mounted on a ServeMux, and the same verification
 // by hand with botonom.ConstructEvent for code that needs its own handler.
 //
-//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./nethttp
+//	BOTONOM_WEBHOOK_SECRET=whsec_… go run ./nethttp [--addr host:port]
 //
 // The signature covers the raw body, byte for byte: nothing may read,
 // re-encode or re-indent it before it is verified. A middleware in front
@@ -12,21 +12,51 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"time"
 
 	botonom "github.com/botonom/botonom-go"
 )
 
 func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "the `host:port` to listen on")
+	flag.Parse()
 	secret := os.Getenv("BOTONOM_WEBHOOK_SECRET")
 	if secret == "" {
 		log.Fatal("set BOTONOM_WEBHOOK_SECRET to the secret the webhook was registered with")
 	}
-	log.Fatal(http.ListenAndServe("127.0.0.1:8080", routes(secret, slog.Default(), handleEvent)))
+	log.Fatal(serve(*addr, routes(secret, slog.Default(), handleEvent)))
+}
+
+// serve listens on addr, says where (the port is the system's choice with
+// ":0"), and serves h with the bounds a server facing the internet needs.
+func serve(addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	log.Printf("receiving Botonom webhook deliveries at http://%s/botonom/webhook", l.Addr())
+	return newServer(h).Serve(l)
+}
+
+// newServer bounds what a client can hold: its headers must come within
+// 10 s (a client that trickles them is cut off), the whole request within
+// 30 s, an idle connection stays 2 min, headers stop at 64 KiB. The body's
+// size is bounded where it is read (1 MiB; 413 beyond).
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 // routes mounts the webhook endpoint twice, to show both ways.
@@ -40,7 +70,12 @@ func routes(secret string, logger *slog.Logger, handle func(context.Context, *bo
 	// By hand: read the raw bytes, verify them before anything else looks.
 	mux.HandleFunc("POST /botonom/webhook/by-hand", func(w http.ResponseWriter, r *http.Request) {
 		payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, botonom.DefaultMaxWebhookBodyBytes))
-		if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge): // as WebhookHandler answers
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		case err != nil:
 			http.Error(w, "cannot read body", http.StatusBadRequest)
 			return
 		}

@@ -3,6 +3,7 @@
 package recipetest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -130,7 +133,97 @@ func Check(t *testing.T, routes Routes, paths ...string) {
 				t.Errorf("wrong secret: the function got the event (%d events)", n)
 			}
 			WantHintLogged(t, r.Logs.String(), body)
+
+			// A body over the cap is refused 413, as WebhookHandler does,
+			// before anything is verified or handled.
+			status, body = r.post(t, path, bytes.Repeat([]byte("a"), botonom.DefaultMaxWebhookBodyBytes+1))
+			if status != http.StatusRequestEntityTooLarge {
+				t.Errorf("body over %d bytes: got %d %q, want 413", botonom.DefaultMaxWebhookBodyBytes, status, body)
+			}
+			if n := len(r.Events()); n != 1 {
+				t.Errorf("body too large: the function got %d events", n)
+			}
 		})
+	}
+}
+
+// post POSTs body to path, signed with Secret, and returns the answer.
+func (r *Receiver) post(t *testing.T, path string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(botonom.SignatureHeader, botonom.SignPayload(body, Secret, time.Now()))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("post to %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(answer)
+}
+
+// CheckServer fails t unless the recipe's server bounds what a client can
+// hold: a deadline for the headers and for the whole request, and a cap
+// on the headers.
+func CheckServer(t *testing.T, newServer func(http.Handler) *http.Server) {
+	t.Helper()
+	srv := newServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Errorf("unbounded reads: ReadHeaderTimeout %s, ReadTimeout %s, IdleTimeout %s", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)
+	}
+	if srv.MaxHeaderBytes <= 0 || srv.MaxHeaderBytes > 1<<20 {
+		t.Errorf("MaxHeaderBytes %d", srv.MaxHeaderBytes)
+	}
+}
+
+// runMainEnv, set in the environment of the test binary, makes RunMain run
+// the recipe's main instead of the tests.
+const runMainEnv = "RECIPETEST_RUN_MAIN"
+
+// RunMain is a recipe's TestMain: it runs the tests, or the recipe's main
+// when CheckMain starts the test binary as the recipe.
+func RunMain(m *testing.M, main func()) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// CheckMain starts the recipe (the test binary, through RunMain) with
+// --addr 127.0.0.1:0 and fails t unless it says where it listens and
+// answers a signed delivery there.
+func CheckMain(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "BOTONOM_WEBHOOK_SECRET="+Secret)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := bufio.NewScanner(stderr)
+	var url string
+	for url == "" && lines.Scan() {
+		if _, after, ok := strings.Cut(lines.Text(), " at http://"); ok {
+			url = "http://" + strings.TrimSuffix(after, "/botonom/webhook")
+		}
+	}
+	if url == "" || strings.HasSuffix(url, ":0") {
+		t.Fatalf("the recipe did not say where it listens (%q)", url)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	r := &Receiver{URL: url}
+	if status, body := r.Deliver(t, "/botonom/webhook", Secret, TaskCompleted(t, "evt_main")); status != http.StatusOK {
+		t.Fatalf("delivery to the address the recipe printed: got %d %q, want 200", status, body)
 	}
 }
 
