@@ -209,9 +209,11 @@ func TestWithDebug_ErrorsShowNoSecret(t *testing.T) {
 	_, _, err = c.Agents.Get(ctx, "agt_missing")
 	require.ErrorIs(t, err, botonom.ErrNotFound)
 	// On a new connection: net/http itself resends a request with an
-	// Idempotency-Key on a reused connection closed before an answer.
-	srv.ResetConnectionNext(1)
-	_, _, err = srv.Client(botonom.WithDebug(&out), botonom.WithMaxRetries(0)).
+	// Idempotency-Key on a reused connection closed before an answer (and
+	// clients share their connections), so to a server of its own.
+	fresh := botonomtest.NewServer(t)
+	fresh.ResetConnectionNext(1)
+	_, _, err = fresh.Client(botonom.WithDebug(&out), botonom.WithMaxRetries(0)).
 		Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "hi"})
 	require.Error(t, err)
 

@@ -164,9 +164,14 @@ func WithDedupFailOpen() DedupOption {
 //   - the store fails: 503 with Retry-After, fn is not called; with
 //     WithDedupFailOpen, fn runs unguarded instead.
 //
-// If marking done fails after fn succeeded the handler still answers 200
-// (fn's work is done) and logs the error. Handlers given the same store
-// share one record; secrets play no part in it.
+// The store's steps are not cancelled when the sender hangs up (a sender
+// that hung up is no store failure): each runs under its own bound of 10
+// seconds. A delivery whose sender hung up before the claim runs nothing.
+// A done or release that fails after fn ran (the Redis master died) is
+// retried within the bound; if marking done still fails the handler
+// answers 200 (fn's work is done) and logs the error. Under
+// WithDedupFailOpen, fn's context is the one a claim gives it. Handlers
+// given the same store share one record; secrets play no part in it.
 func WithDeduplication(store DedupStore, opts ...DedupOption) HandlerOption {
 	return handlerOption(func(c *handlerConfig) error {
 		if isNilStore(store) {
@@ -209,50 +214,118 @@ func isNilStore(s any) bool {
 func (h *webhookHandler) serveOnce(w http.ResponseWriter, r *http.Request, ev *Event) {
 	ctx := r.Context()
 	d := &h.dedup
+	if err := ctx.Err(); err != nil {
+		h.finish(w, r, ev, senderGone(err))
+		return
+	}
+	if h.guards != nil {
+		if key, state, g := h.stateKey(ctx, ev); g.skip != 0 {
+			h.finish(w, r, ev, g)
+			return
+		} else if state {
+			h.serveStateOnce(w, r, ev, key)
+			return
+		}
+	}
 	// fn's deadline is set before the claim, so it falls before the
 	// store's lease ends, whatever the claim's latency.
 	deadline := leaseDeadline(d.lease)
-	claim, err := d.store.Claim(ctx, ev.ID, d.lease)
+	fnCtx := &leaseContext{Context: ctx, deadline: deadline}
+	defer fnCtx.stop()
+	claim, err := storeStep(ctx, func(ctx context.Context) (DedupClaim, error) { return d.store.Claim(ctx, ev.ID, d.lease) })
 	if err == nil && claim.Status != DedupClaimed && claim.Status != DedupDone && claim.Status != DedupInFlight {
 		err = fmt.Errorf("store answered an unknown status %d", claim.Status)
 	}
 	if err != nil {
-		h.log(ctx, "botonom: webhook de-duplication store failed", ev, err, "fail_open", d.failOpen)
-		if d.failOpen {
-			h.finish(w, r, ev, h.runOrdered(ctx, ctx, ev))
-			return
-		}
-		h.finish(w, r, ev, guarded{err: err, skip: http.StatusServiceUnavailable, retryAfter: time.Second})
+		h.storeFailed(w, r, ev, "botonom: webhook de-duplication store failed", err, d.failOpen,
+			func() guarded { return h.runOrdered(ctx, fnCtx, ev) }) // as under a claim
 		return
 	}
-	switch claim.Status {
-	case DedupDone:
-		noteOutcome(w, DeliveryDuplicate, nil)
-		w.WriteHeader(http.StatusOK)
-		return
-	case DedupInFlight:
-		h.finish(w, r, ev, guarded{skip: http.StatusConflict, retryAfter: claim.Remaining})
+	if h.answerUnclaimed(w, r, ev, claim, "") {
 		return
 	}
 
-	fnCtx := &leaseContext{Context: ctx, deadline: deadline} // only for a claim: a duplicate costs none
-	defer fnCtx.stop()
 	g := h.runClaimed(ctx, fnCtx, ev, claim.Token)
-	// Done and Release run even if the sender has hung up, since fn's work
-	// is over: without the request's cancellation, bounded by the store's
-	// own timeouts. A state event found stale is done: it is acknowledged.
-	storeCtx := context.WithoutCancel(ctx)
+	// A state event found stale is done: it is acknowledged.
 	if g.err != nil || (g.skip != 0 && g.skip != http.StatusOK) {
-		if err := d.store.Release(storeCtx, ev.ID, claim.Token); err != nil {
+		if err := settle(ctx, func(ctx context.Context) error { return d.store.Release(ctx, ev.ID, claim.Token) }); err != nil {
 			h.log(ctx, "botonom: webhook de-duplication release failed", ev, err)
 		}
 		h.finish(w, r, ev, g)
 		return
 	}
-	if err := d.store.Done(storeCtx, ev.ID, claim.Token, d.retention); err != nil {
+	if err := settle(ctx, func(ctx context.Context) error { return d.store.Done(ctx, ev.ID, claim.Token, d.retention) }); err != nil {
 		h.log(ctx, "botonom: webhook de-duplication done failed; answering 200 as fn succeeded", ev, err)
 	}
 	h.finish(w, r, ev, g) // 200: processed, or stale
+}
+
+// storeStepTimeout bounds each step of a de-duplication or ordering store
+// (a claim; a done or release, its retries included).
+const storeStepTimeout = 10 * time.Second
+
+// errSenderGone is why a delivery whose sender hung up before its claim
+// runs nothing.
+var errSenderGone = errors.New("the sender hung up before the event was claimed; nothing ran")
+
+// senderGone is what a delivery whose request context ended (err) before
+// its claim did: nothing. It is answered 503 (should anyone still read
+// it, the API delivers again) with outcome refused, not unavailable: the
+// store did not fail.
+func senderGone(err error) guarded {
+	return guarded{err: fmt.Errorf("%w: %w", errSenderGone, err), skip: http.StatusServiceUnavailable, retryAfter: time.Second}
+}
+
+// storeContext is the context of one store step: ctx's values without its
+// cancellation (a sender that hangs up is no store failure, and fn's work
+// must still be recorded), ending storeStepTimeout from now. Its timer
+// starts only if the store waits on it; stop releases it.
+func storeContext(ctx context.Context) *leaseContext {
+	sc := &struct {
+		leaseContext
+		values valuesOnly
+	}{values: valuesOnly{ctx}} // one allocation, not two
+	sc.leaseContext.Context, sc.deadline = &sc.values, time.Now().Add(storeStepTimeout)
+	return &sc.leaseContext
+}
+
+// valuesOnly is its parent's values, without its deadline and
+// cancellation: context.WithoutCancel, in storeContext's allocation.
+type valuesOnly struct{ parent context.Context }
+
+func (valuesOnly) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (valuesOnly) Done() <-chan struct{}       { return nil }
+func (valuesOnly) Err() error                  { return nil }
+func (c *valuesOnly) Value(key any) any        { return c.parent.Value(key) }
+
+// storeStep runs one store step under its own storeContext.
+func storeStep[T any](ctx context.Context, step func(context.Context) (T, error)) (T, error) {
+	sc := storeContext(ctx)
+	defer sc.stop()
+	return step(sc)
+}
+
+// settle runs a store step that follows fn (done, or release) under its
+// own storeContext, retrying a failure after a short wait until it
+// succeeds or the bound passes: the Redis master may have died after the
+// claim, and a replica takes its place within seconds. A lost claim or a
+// bad argument is final. It returns the last error.
+func settle(ctx context.Context, step func(context.Context) error) error {
+	sc := storeContext(ctx)
+	defer sc.stop()
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := step(sc)
+		if err == nil || errors.Is(err, ErrDedupClaimLost) || errors.Is(err, ErrInvalidArgument) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-sc.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 // runClaimed runs fn (under the ordering guard, with WithOrdering) under
@@ -262,7 +335,9 @@ func (h *webhookHandler) runClaimed(ctx, fnCtx context.Context, ev *Event, token
 	returned := false
 	defer func() {
 		if !returned {
-			_ = h.dedup.store.Release(context.WithoutCancel(ctx), ev.ID, token)
+			_, _ = storeStep(ctx, func(ctx context.Context) (struct{}, error) {
+				return struct{}{}, h.dedup.store.Release(ctx, ev.ID, token)
+			})
 		}
 	}()
 	g := h.runOrdered(ctx, fnCtx, ev)

@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -193,6 +195,8 @@ type scriptedStore struct {
 	claim    DedupClaim
 	claimErr error
 	doneErr  error
+	doneErrs int // how many Done calls fail with doneErr; 0: every one
+	dones    int
 	calls    []string
 }
 
@@ -209,6 +213,11 @@ func (s *scriptedStore) Claim(_ context.Context, id string, lease time.Duration)
 
 func (s *scriptedStore) Done(_ context.Context, id, token string, retention time.Duration) error {
 	s.record(fmt.Sprintf("done %s %s %s", id, token, retention))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dones++; s.doneErrs > 0 && s.dones > s.doneErrs {
+		return nil
+	}
 	return s.doneErr
 }
 
@@ -232,6 +241,7 @@ func TestWebhookHandler_DeduplicationOutcomes(t *testing.T) {
 		claim      DedupClaim
 		claimErr   error
 		doneErr    error
+		doneErrs   int
 		fnErr      error
 		opts       []DedupOption
 		status     int
@@ -243,8 +253,11 @@ func TestWebhookHandler_DeduplicationOutcomes(t *testing.T) {
 			calls: []string{"claim evt_1 5m0s", "done evt_1 tok1 72h0m0s"}},
 		"new, fn fails": {claim: claimed, fnErr: errors.New("db down"), status: 500, fnCalls: 1,
 			calls: []string{"claim evt_1 5m0s", "release evt_1 tok1"}},
-		"new, done fails: fn's work stands": {claim: claimed, doneErr: storeDown, status: 200, fnCalls: 1,
-			calls: []string{"claim evt_1 5m0s", "done evt_1 tok1 72h0m0s"}},
+		"new, done fails once: retried": {claim: claimed, doneErr: storeDown, doneErrs: 1, status: 200, fnCalls: 1,
+			calls: []string{"claim evt_1 5m0s", "done evt_1 tok1 72h0m0s", "done evt_1 tok1 72h0m0s"}},
+		// Retried 50 ms, 100 ms… 1 s apart, for 10 s: 14 tries.
+		"new, done keeps failing: fn's work stands": {claim: claimed, doneErr: storeDown, status: 200, fnCalls: 1,
+			calls: append([]string{"claim evt_1 5m0s"}, slices.Repeat([]string{"done evt_1 tok1 72h0m0s"}, 14)...)},
 		"new, own lease and retention": {claim: claimed, opts: []DedupOption{WithDedupLease(time.Minute), WithDedupRetention(time.Hour)},
 			status: 200, fnCalls: 1, calls: []string{"claim evt_1 1m0s", "done evt_1 tok1 1h0m0s"}},
 		"done": {claim: DedupClaim{Status: DedupDone}, status: 200,
@@ -261,22 +274,24 @@ func TestWebhookHandler_DeduplicationOutcomes(t *testing.T) {
 			calls: []string{"claim evt_1 5m0s"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			store := &scriptedStore{claim: tc.claim, claimErr: tc.claimErr, doneErr: tc.doneErr}
-			fn := &recordingFn{err: tc.fnErr}
-			var logs lockedBuffer
-			h := WebhookHandler(vectorSecret, fn.handle, WithClock(webhookClockAt(vectorTime)),
-				WithHandlerLogger(slog.New(slog.NewTextHandler(&logs, nil))),
-				WithDeduplication(store, tc.opts...))
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, webhookRequest(strings.NewReader(vectorBody), []byte(vectorBody), vectorSecret, vectorTime))
+			synctest.Test(t, func(t *testing.T) {
+				store := &scriptedStore{claim: tc.claim, claimErr: tc.claimErr, doneErr: tc.doneErr, doneErrs: tc.doneErrs}
+				fn := &recordingFn{err: tc.fnErr}
+				var logs lockedBuffer
+				h := WebhookHandler(vectorSecret, fn.handle, WithClock(webhookClockAt(vectorTime)),
+					WithHandlerLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+					WithDeduplication(store, tc.opts...))
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, webhookRequest(strings.NewReader(vectorBody), []byte(vectorBody), vectorSecret, vectorTime))
 
-			assert.Equal(t, tc.status, w.Code, w.Body.String())
-			assert.Equal(t, tc.retryAfter, w.Header().Get("Retry-After"))
-			assert.Equal(t, tc.fnCalls, fn.count())
-			assert.Equal(t, tc.calls, store.Calls())
-			if tc.claimErr != nil || tc.doneErr != nil {
-				assert.Contains(t, logs.String(), "connection refused")
-			}
+				assert.Equal(t, tc.status, w.Code, w.Body.String())
+				assert.Equal(t, tc.retryAfter, w.Header().Get("Retry-After"))
+				assert.Equal(t, tc.fnCalls, fn.count())
+				assert.Equal(t, tc.calls, store.Calls())
+				if tc.claimErr != nil || (tc.doneErr != nil && tc.doneErrs == 0) {
+					assert.Contains(t, logs.String(), "connection refused")
+				}
+			})
 		})
 	}
 }
@@ -584,4 +599,141 @@ func TestLeaseContext_EndsAtItsDeadlineWithOrWithoutATimer(t *testing.T) {
 		d, _ = c2.Deadline()
 		assert.Equal(t, soon, d)
 	})
+}
+
+// deliverCtx posts body to h, signed, with ctx as the request's context.
+func deliverCtx(ctx context.Context, h http.Handler, body []byte) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, webhookRequest(bytes.NewReader(body), body, vectorSecret, vectorTime).WithContext(ctx))
+	return w
+}
+
+// A sender that hung up before the claim is no store failure: on a healthy
+// store with fail-open, the delivery runs nothing (fn unguarded, then the
+// API's redelivery, was fn twice), is not counted unavailable, and the
+// redelivery is processed once.
+func TestWebhookHandler_SenderGoneBeforeTheClaimRunsNothing(t *testing.T) {
+	for name, guard := range map[string]func(*MemoryDedupStore) HandlerOption{
+		"de-duplication": func(s *MemoryDedupStore) HandlerOption { return WithDeduplication(s, WithDedupFailOpen()) },
+		"ordering":       func(s *MemoryDedupStore) HandlerOption { return WithOrdering(s, WithOrderFailOpen()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			store, err := NewMemoryDedupStore()
+			require.NoError(t, err)
+			fn := &recordingFn{}
+			var outcome DeliveryOutcome
+			h := WebhookHandler(vectorSecret, fn.handle, WithClock(webhookClockAt(vectorTime)), guard(store),
+				WithDeliveryTrace(&DeliveryTrace{End: func(_ context.Context, d Delivery) { outcome = d.Outcome }}))
+			body := statusEvent("evt_1", "agt_1", "online", 1)
+			gone, cancel := context.WithCancel(context.Background())
+			cancel()
+			w := deliverCtx(gone, h, body)
+			assert.Equal(t, 503, w.Code)
+			assert.Equal(t, DeliveryRefused, outcome, "a sender that hung up is no store failure")
+			assert.Zero(t, fn.count(), "fn ran for a sender that hung up")
+			assert.Zero(t, store.Len()+len(store.states), "the store holds something")
+
+			assert.Equal(t, 200, deliver(h, body).Code)
+			assert.Equal(t, DeliveryProcessed, outcome)
+			assert.Equal(t, 1, fn.count())
+		})
+	}
+}
+
+// hangUpStore is a MemoryDedupStore whose last claim of a delivery (the
+// ordering one, or the de-duplication one without ordering) hangs up the
+// sender (calls hangUp) before it reaches the store; it records the time
+// each claim's context gives it.
+type hangUpStore struct {
+	*MemoryDedupStore
+	ordering  bool
+	hangUp    context.CancelFunc
+	deadlines []time.Duration
+}
+
+func (s *hangUpStore) hang(ctx context.Context, last bool) {
+	if last {
+		s.hangUp()
+	}
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(time.Hour)
+	}
+	s.deadlines = append(s.deadlines, time.Until(d))
+}
+
+func (s *hangUpStore) Claim(ctx context.Context, id string, lease time.Duration) (DedupClaim, error) {
+	s.hang(ctx, !s.ordering)
+	return s.MemoryDedupStore.Claim(ctx, id, lease)
+}
+
+func (s *hangUpStore) ClaimState(ctx context.Context, key string, at time.Time, lease time.Duration) (DedupClaim, error) {
+	s.hang(ctx, true)
+	return s.MemoryDedupStore.ClaimState(ctx, key, at, lease)
+}
+
+// A sender that hangs up while the claims run cancels none of the store's
+// steps: each runs under its own bound (at most 10 s), fn runs under the
+// claims, and done is recorded, so that the redelivery is a duplicate —
+// even with fail-open, where a cancelled claim used to run fn unguarded.
+func TestWebhookHandler_StoreStepsOutliveTheSender(t *testing.T) {
+	for _, ordering := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ordering=%t", ordering), func(t *testing.T) {
+			mem, err := NewMemoryDedupStore()
+			require.NoError(t, err)
+			store := &hangUpStore{MemoryDedupStore: mem, ordering: ordering}
+			fn := &recordingFn{}
+			opts := []HandlerOption{WithClock(webhookClockAt(vectorTime)), WithDeduplication(store, WithDedupFailOpen())}
+			if ordering {
+				opts = append(opts, WithOrdering(store, WithOrderFailOpen()))
+			}
+			h := WebhookHandler(vectorSecret, fn.handle, opts...)
+			body := statusEvent("evt_1", "agt_1", "online", 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			store.hangUp = cancel
+			assert.Equal(t, 200, deliverCtx(ctx, h, body).Code)
+			for _, d := range store.deadlines {
+				assert.True(t, d > 9*time.Second && d <= 10*time.Second, "a store step's bound is %s; want 10 s", d)
+			}
+
+			store.hangUp = func() {}
+			assert.Equal(t, 200, deliver(h, body).Code)
+			assert.Equal(t, 1, fn.count(), "fn ran twice")
+			if ordering {
+				c, err := mem.ClaimState(context.Background(), "agent_status:agt_1", statusAt, time.Minute)
+				require.NoError(t, err)
+				assert.Equal(t, DedupStale, c.Status, "fn's state was not recorded")
+			}
+		})
+	}
+}
+
+// Under either guard, fn's context when the store fails and the guard
+// fails open is the one it gets under a claim: the request's, ending at
+// nine tenths of the lease.
+func TestWebhookHandler_FailOpenGivesFnTheClaimsDeadline(t *testing.T) {
+	storeDown := errors.New("dial tcp: connection refused")
+	for name, tc := range map[string]struct {
+		guard HandlerOption
+		want  time.Duration
+	}{
+		"de-duplication": {WithDeduplication(&scriptedStore{claimErr: storeDown}, WithDedupFailOpen(), WithDedupLease(10*time.Second)), 9 * time.Second},
+		"ordering":       {WithOrdering(&scriptedOrderStore{orderErr: storeDown}, WithOrderFailOpen()), DefaultDedupLease - DefaultDedupLease/10},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var deadline time.Time
+			var hasDeadline bool
+			h := WebhookHandler(vectorSecret, func(ctx context.Context, ev *Event) error {
+				deadline, hasDeadline = ctx.Deadline()
+				return ctx.Err()
+			}, WithClock(webhookClockAt(vectorTime)), tc.guard)
+			start := time.Now()
+			w := deliver(h, statusEvent("evt_1", "agt_1", "online", 1))
+			end := time.Now()
+			require.Equal(t, 200, w.Code)
+			require.True(t, hasDeadline, "fn's context has no deadline")
+			assert.WithinRange(t, deadline, start.Add(tc.want), end.Add(tc.want))
+		})
+	}
 }

@@ -32,7 +32,9 @@ const (
 	DeliveryUnavailable DeliveryOutcome = "unavailable"
 	// DeliveryRefused: the delivery was not processed because it is not
 	// one: not a POST (405), too large (413), unreadable or not an event
-	// (400), badly signed (401); or the handler is misconfigured (500).
+	// (400), badly signed (401); or the handler is misconfigured (500); or
+	// its sender hung up before the de-duplication or ordering claim, so
+	// nothing ran (503, which the sender no longer reads).
 	DeliveryRefused DeliveryOutcome = "refused"
 )
 

@@ -490,3 +490,121 @@ func TestWebhookHandler_OrderingFnContextEndsBeforeTheLease(t *testing.T) {
 		})
 	}
 }
+
+// scriptedGuardStore is a scriptedOrderStore that is a GuardStore too: it
+// answers ClaimEventState as told.
+type scriptedGuardStore struct {
+	scriptedOrderStore
+	both         DedupClaim
+	bothErr      error
+	doneBothErrs int // how many DoneEventState calls fail
+}
+
+func (s *scriptedGuardStore) ClaimEventState(_ context.Context, es *EventState) (DedupClaim, error) {
+	s.record(fmt.Sprintf("claim-both %s %s %s %s %s", es.EventID, es.Key, es.At.Format(time.RFC3339), es.Lease, es.Retention))
+	return s.both, s.bothErr
+}
+
+func (s *scriptedGuardStore) DoneEventState(_ context.Context, es *EventState, token string) error {
+	s.record(fmt.Sprintf("done-both %s %s %s %s %s", es.EventID, es.Key, token, es.Retention, es.StateRetention))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.doneBothErrs > 0 {
+		s.doneBothErrs--
+		return errors.New("dial tcp: connection refused")
+	}
+	return nil
+}
+
+func (s *scriptedGuardStore) ReleaseEventState(_ context.Context, es *EventState, token string) error {
+	s.record(fmt.Sprintf("release-both %s %s %s", es.EventID, es.Key, token))
+	return nil
+}
+
+// Both guards on one GuardStore: a state event's two claims are taken in
+// one step and settled in one, with the outcomes of the two guards; other
+// events go through de-duplication alone; two different stores, or a store
+// that is no GuardStore, keep the guards' own steps.
+func TestWebhookHandler_BothGuardsOnAGuardStore(t *testing.T) {
+	storeDown := errors.New("dial tcp: connection refused")
+	claimed := DedupClaim{Status: DedupClaimed, Token: "b1"}
+	const claimBoth = "claim-both evt_5 agent_status:agt_1 2026-02-18T10:00:05Z 1m0s 1h0m0s"
+	for name, tc := range map[string]struct {
+		body             []byte
+		both             DedupClaim
+		bothErr          error
+		doneBothErrs     int
+		fnErr            error
+		dedupOpen, order bool // fail open
+		status           int
+		outcome          DeliveryOutcome
+		fnCalls          int
+		calls            []string
+	}{
+		"new, fn succeeds": {both: claimed, status: 200, outcome: DeliveryProcessed, fnCalls: 1,
+			calls: []string{claimBoth, "done-both evt_5 agent_status:agt_1 b1 1h0m0s 72h0m0s"}},
+		"new, fn fails": {both: claimed, fnErr: errors.New("db down"), status: 500, outcome: DeliveryFailed, fnCalls: 1,
+			calls: []string{claimBoth, "release-both evt_5 agent_status:agt_1 b1"}},
+		"new, done fails twice: retried": {both: claimed, doneBothErrs: 2, status: 200, outcome: DeliveryProcessed, fnCalls: 1,
+			calls: []string{claimBoth, "done-both evt_5 agent_status:agt_1 b1 1h0m0s 72h0m0s", "done-both evt_5 agent_status:agt_1 b1 1h0m0s 72h0m0s",
+				"done-both evt_5 agent_status:agt_1 b1 1h0m0s 72h0m0s"}},
+		"done":                {both: DedupClaim{Status: DedupDone}, status: 200, outcome: DeliveryDuplicate, calls: []string{claimBoth}},
+		"stale":               {both: DedupClaim{Status: DedupStale}, status: 200, outcome: DeliveryStale, calls: []string{claimBoth}},
+		"in flight":           {both: DedupClaim{Status: DedupInFlight}, status: 409, outcome: DeliveryInFlight, calls: []string{claimBoth}},
+		"store fails: closed": {bothErr: storeDown, status: 503, outcome: DeliveryUnavailable, calls: []string{claimBoth}},
+		"store fails: de-dup alone fails open": {bothErr: storeDown, dedupOpen: true, status: 503, outcome: DeliveryUnavailable,
+			calls: []string{claimBoth}},
+		"store fails: both fail open": {bothErr: storeDown, dedupOpen: true, order: true, status: 200, outcome: DeliveryProcessed, fnCalls: 1,
+			calls: []string{claimBoth}},
+		"store answers nonsense": {both: DedupClaim{Status: 42}, status: 503, outcome: DeliveryUnavailable, calls: []string{claimBoth}},
+		"no agent_id: no step": {body: []byte(`{"id":"evt_5","type":"agent.status.changed","created_at":"2026-02-18T10:00:05Z","data":{"status":"online"}}`),
+			status: 400, outcome: DeliveryRefused},
+		"another event: de-duplication alone": {body: []byte(vectorBody), status: 200, outcome: DeliveryProcessed, fnCalls: 1,
+			calls: []string{"claim evt_1 1m0s", "done evt_1 d1 1h0m0s"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := &scriptedGuardStore{both: tc.both, bothErr: tc.bothErr, doneBothErrs: tc.doneBothErrs}
+			store.claim = DedupClaim{Status: DedupClaimed, Token: "d1"}
+			fn := &recordingFn{err: tc.fnErr}
+			var outcome DeliveryOutcome
+			dedupOpts := []DedupOption{WithDedupLease(time.Minute), WithDedupRetention(time.Hour)}
+			if tc.dedupOpen {
+				dedupOpts = append(dedupOpts, WithDedupFailOpen())
+			}
+			var orderOpts []OrderOption
+			if tc.order {
+				orderOpts = append(orderOpts, WithOrderFailOpen())
+			}
+			h := WebhookHandler(vectorSecret, fn.handle, WithClock(webhookClockAt(vectorTime)),
+				WithDeduplication(store, dedupOpts...), WithOrdering(store, orderOpts...),
+				WithDeliveryTrace(&DeliveryTrace{End: func(_ context.Context, d Delivery) { outcome = d.Outcome }}))
+			body := tc.body
+			if body == nil {
+				body = statusEvent("evt_5", "agt_1", "online", 5)
+			}
+			w := deliver(h, body)
+			assert.Equal(t, tc.status, w.Code, w.Body.String())
+			assert.Equal(t, tc.outcome, outcome)
+			assert.Equal(t, tc.fnCalls, fn.count())
+			assert.Equal(t, tc.calls, store.Calls())
+		})
+	}
+
+	t.Run("fn panics: both claims released", func(t *testing.T) {
+		store := &scriptedGuardStore{both: claimed}
+		h := WebhookHandler(vectorSecret, func(context.Context, *Event) error { panic("bug") }, WithClock(webhookClockAt(vectorTime)),
+			WithDeduplication(store, WithDedupLease(time.Minute), WithDedupRetention(time.Hour)), WithOrdering(store))
+		assert.Panics(t, func() { deliver(h, statusEvent("evt_5", "agt_1", "online", 5)) })
+		assert.Equal(t, []string{claimBoth, "release-both evt_5 agent_status:agt_1 b1"}, store.Calls())
+	})
+	t.Run("two stores: each guard's own steps", func(t *testing.T) {
+		dedup, order := &scriptedGuardStore{}, &scriptedGuardStore{}
+		dedup.claim, order.orderClaim = DedupClaim{Status: DedupClaimed, Token: "d1"}, DedupClaim{Status: DedupClaimed, Token: "o1"}
+		h := WebhookHandler(vectorSecret, (&recordingFn{}).handle, WithClock(webhookClockAt(vectorTime)),
+			WithDeduplication(dedup), WithOrdering(order))
+		assert.Equal(t, 200, deliver(h, statusEvent("evt_5", "agt_1", "online", 5)).Code)
+		assert.Equal(t, []string{"claim evt_5 5m0s", "done evt_5 d1 72h0m0s"}, dedup.Calls())
+		assert.Equal(t, []string{"claim-state agent_status:agt_1 2026-02-18T10:00:05Z 5m0s",
+			"done-state agent_status:agt_1 o1 2026-02-18T10:00:05Z 72h0m0s"}, order.Calls())
+	})
+}

@@ -351,7 +351,8 @@ type webhookHandler struct {
 	handlerConfig
 	verify *verifyConfig
 	fn     func(context.Context, *Event) error
-	err    error // a configuration error: every request gets 500
+	guards GuardStore // the store both guards share, if it is a GuardStore
+	err    error      // a configuration error: every request gets 500
 }
 
 // WebhookHandler returns an http.Handler that receives webhook deliveries:
@@ -379,8 +380,8 @@ type webhookHandler struct {
 //
 // A configuration mistake (an empty secret, a nil fn, a bad option) does not
 // panic: the handler answers every request 500, so no delivery is lost while
-// it is fixed, and logs the mistake on each one (to the WithHandlerLogger
-// logger, or slog.Default when there is none).
+// it is fixed, and logs the mistake when it is built and on each request
+// (to the WithHandlerLogger logger, or slog.Default when there is none).
 func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts ...HandlerOption) http.Handler {
 	h := &webhookHandler{handlerConfig: handlerConfig{maxBody: DefaultMaxWebhookBodyBytes}, fn: fn}
 	for _, opt := range opts {
@@ -399,8 +400,19 @@ func WebhookHandler(secret string, fn func(context.Context, *Event) error, opts 
 	}
 	if h.err != nil {
 		h.err = fmt.Errorf("botonom: WebhookHandler: %w", h.err)
+		h.errLogger().Error("botonom: webhook handler is misconfigured; it will answer every delivery 500", "error", h.err)
 	}
+	h.guards = guardStore(h.dedup.store, h.order.store)
 	return h
+}
+
+// errLogger is where a misconfiguration is logged: the handler's logger,
+// or slog.Default.
+func (h *webhookHandler) errLogger() *slog.Logger {
+	if h.logger == nil {
+		return slog.Default()
+	}
+	return h.logger
 }
 
 // ServeHTTP implements http.Handler.
@@ -418,11 +430,7 @@ func (h *webhookHandler) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if h.err != nil {
 		noteOutcome(w, DeliveryRefused, h.err)
-		logger := h.logger
-		if logger == nil {
-			logger = slog.Default()
-		}
-		logger.ErrorContext(ctx, "botonom: webhook handler is misconfigured; answering 500", "error", h.err)
+		h.errLogger().ErrorContext(ctx, "botonom: webhook handler is misconfigured; answering 500", "error", h.err)
 		http.Error(w, "webhook handler misconfigured", http.StatusInternalServerError)
 		return
 	}

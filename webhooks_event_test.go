@@ -434,6 +434,8 @@ func TestWebhookHandler_MisconfigurationAnswers500AndLogs(t *testing.T) {
 			var logs lockedBuffer
 			opts := append([]HandlerOption{WithHandlerLogger(slog.New(slog.NewTextHandler(&logs, nil)))}, tc.opts...)
 			h := WebhookHandler(tc.secret, tc.fn, opts...)
+			assert.Contains(t, logs.String(), "botonom: WebhookHandler: "+tc.log, "said at start, before any delivery")
+			assert.Equal(t, 1, strings.Count(logs.String(), "misconfigured"))
 			body := []byte(vectorBody)
 			for range 2 {
 				w := httptest.NewRecorder()
@@ -441,7 +443,7 @@ func TestWebhookHandler_MisconfigurationAnswers500AndLogs(t *testing.T) {
 				assert.Equal(t, http.StatusInternalServerError, w.Code)
 				assert.Equal(t, "webhook handler misconfigured\n", w.Body.String())
 			}
-			assert.Equal(t, 2, strings.Count(logs.String(), "misconfigured"), "one log line per request")
+			assert.Equal(t, 3, strings.Count(logs.String(), "misconfigured"), "one log line at start, one per request")
 			assert.Contains(t, logs.String(), "botonom: WebhookHandler: "+tc.log)
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,14 +32,28 @@ func newDedupStore(t *testing.T, rdb redis.UniversalClient, prefix string) *boto
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
+	t.Cleanup(func() { deleteKeys(rdb, prefix) })
 	return s
+}
+
+// deleteKeys deletes the keys starting with prefix, from every master of a
+// cluster.
+func deleteKeys(rdb redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	del := func(ctx context.Context, c *redis.Client) error {
+		keys, _ := c.Keys(ctx, prefix+"*").Result()
+		for _, k := range keys { // one by one: a cluster refuses keys of several slots at once
+			c.Del(ctx, k)
+		}
+		return nil
+	}
+	if cluster, ok := rdb.(*redis.ClusterClient); ok {
+		_ = cluster.ForEachMaster(ctx, del)
+		return
+	}
+	if c, ok := rdb.(*redis.Client); ok {
+		_ = del(ctx, c)
+	}
 }
 
 // delivery is a signed POST of event id, as the API sends it.
@@ -188,13 +203,20 @@ func (f *countingFn) total() int {
 // redelivering every non-2xx until it gets a 2xx: every event's fn
 // succeeded exactly once, none lost.
 func TestDedupStore_TwoReplicasProcessEachEventOnce(t *testing.T) {
+	testTwoReplicasProcessEachEventOnce(t, func(t *testing.T) redis.UniversalClient { return newRedis(t) })
+}
+
+// testTwoReplicasProcessEachEventOnce is
+// TestDedupStore_TwoReplicasProcessEachEventOnce with the Redis clients
+// newClient makes (a server's, or a cluster's).
+func testTwoReplicasProcessEachEventOnce(t *testing.T, newClient func(*testing.T) redis.UniversalClient) {
 	const events, copies = 200, 8
 	prefix := uniquePrefix(t)
 	fn := &countingFn{fail: func(id string) bool { return id[len(id)-1] == '7' }}
 	var replicas [2]http.Handler
 	for i := range replicas {
 		replicas[i] = botonom.WebhookHandler(webhookSecret, fn.handle,
-			botonom.WithDeduplication(newDedupStore(t, newRedis(t), prefix)))
+			botonom.WithDeduplication(newDedupStore(t, newClient(t), prefix)))
 	}
 
 	var answers [600]atomic.Int64
@@ -265,12 +287,12 @@ type roundTripStep struct {
 	want  int64
 }
 
-// countRoundTrips gives a handler guard (WithDeduplication or WithOrdering)
+// countRoundTrips gives a handler guards (WithDeduplication, WithOrdering)
 // a store on a Redis client whose commands are counted, delivers warmUp
 // (so that the server knows the scripts: the very first use of each on a
 // server adds an EVAL after the EVALSHA's NOSCRIPT), then checks what each
 // step answers and costs.
-func countRoundTrips(t *testing.T, guard func(*botonomredis.DedupStore) botonom.HandlerOption, warmUp, steps []roundTripStep) {
+func countRoundTrips(t *testing.T, guards func(*botonomredis.DedupStore) []botonom.HandlerOption, warmUp, steps []roundTripStep) {
 	t.Helper()
 	rdb := newRedis(t)
 	counter := &roundTrips{}
@@ -281,7 +303,7 @@ func countRoundTrips(t *testing.T, guard func(*botonomredis.DedupStore) botonom.
 			return errors.New("fails")
 		}
 		return nil
-	}, guard(newDedupStore(t, rdb, uniquePrefix(t))))
+	}, guards(newDedupStore(t, rdb, uniquePrefix(t)))...)
 	for _, step := range warmUp {
 		fail = step.fail
 		step.serve(h)
@@ -306,7 +328,9 @@ func serveID(id string) func(http.Handler) int {
 // Round trips per delivery: a new event costs a claim and a done, one round
 // trip each; a duplicate one; a failure a claim and a release.
 func TestDedupStore_OneRoundTripPerStep(t *testing.T) {
-	countRoundTrips(t, func(s *botonomredis.DedupStore) botonom.HandlerOption { return botonom.WithDeduplication(s) },
+	countRoundTrips(t, func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+		return []botonom.HandlerOption{botonom.WithDeduplication(s)}
+	},
 		[]roundTripStep{{serve: serveID("evt_warm"), fail: true}, {serve: serveID("evt_warm")}},
 		[]roundTripStep{
 			{"new event: claim, done", serveID("evt_1"), false, 200, 2},
@@ -349,12 +373,7 @@ type ownRedis struct {
 
 func startOwnRedis(t *testing.T) *ownRedis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server is not installed and CI is set (scripts/redis-up installs it): %v", err)
-		}
-		t.Skipf("skipping: redis-server is not installed (scripts/redis-up installs it): %v", err)
-	}
+	needRedisServer(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -365,6 +384,18 @@ func startOwnRedis(t *testing.T) *ownRedis {
 	r.start()
 	t.Cleanup(r.stop)
 	return r
+}
+
+// needRedisServer skips the test without redis-server installed, or fails
+// it when CI is set.
+func needRedisServer(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is not installed and CI is set (scripts/redis-up installs it): %v", err)
+		}
+		t.Skipf("skipping: redis-server is not installed (scripts/redis-up installs it): %v", err)
+	}
 }
 
 func (r *ownRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
@@ -486,5 +517,47 @@ func TestDedupStore_KeyPrefixIsTheNamespace(t *testing.T) {
 	}
 	if want := prefix + "webhook:evt_1"; a.Key("evt_1") != want {
 		t.Errorf("Key = %q; want %q", a.Key("evt_1"), want)
+	}
+}
+
+// With replica acknowledgement, a step whose replicas do not acknowledge
+// it in time is a store failure (the test server has no replica): the
+// claim is released, the handler answers 503, or runs fn with fail-open;
+// each step still costs one round trip.
+func TestDedupStore_ReplicaAckTimeoutIsAStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	counter := &roundTrips{}
+	rdb.AddHook(counter)
+	prefix := uniquePrefix(t)
+	newDedupStore(t, rdb, prefix) // deletes the keys at the end
+	store, err := botonomredis.NewDedupStore(rdb, botonomredis.WithKeyPrefix(prefix), botonomredis.WithReplicaAck(1, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = store.Claim(ctx, "evt_warm", time.Minute) // the server knows the script
+	counter.n.Store(0)
+	_, err = store.Claim(ctx, "evt_1", time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "0 of 1 replicas acknowledged within 20ms") {
+		t.Fatalf("Claim without a replica = %v; want an acknowledgement failure", err)
+	}
+	if n := counter.n.Load(); n != 2 {
+		t.Errorf("%d round trips; want 2: the claim with WAIT, and its release", n)
+	}
+	if n := rdb.Exists(ctx, store.Key("evt_1")).Val(); n != 0 {
+		t.Errorf("the claim that was not acknowledged is still held")
+	}
+
+	fn := &countingFn{}
+	if w := serve(botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(store)), "evt_1"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("handler: %d; want 503", w.Code)
+	}
+	if w := serve(botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(store, botonom.WithDedupFailOpen())), "evt_1"); w.Code != http.StatusOK || fn.total() != 1 {
+		t.Errorf("handler failing open: %d, fn ran %d times; want 200, once", w.Code, fn.total())
+	}
+	for _, bad := range []botonomredis.DedupStoreOption{botonomredis.WithReplicaAck(0, time.Second), botonomredis.WithReplicaAck(1, 0)} {
+		if _, err := botonomredis.NewDedupStore(rdb, bad); err == nil || !strings.Contains(err.Error(), "WithReplicaAck") {
+			t.Errorf("NewDedupStore(%v) = %v; want a WithReplicaAck error", bad, err)
+		}
 	}
 }

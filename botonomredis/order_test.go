@@ -15,6 +15,7 @@ import (
 
 	"github.com/botonom/botonom-go"
 	"github.com/botonom/botonom-go/botonomredis"
+	"github.com/redis/go-redis/v9"
 )
 
 var statusAt = time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC)
@@ -47,7 +48,8 @@ func mustClaimState(t *testing.T, s botonom.OrderStore, key string, at time.Time
 func TestDedupStore_OrderClaimDoneRelease(t *testing.T) {
 	ctx := context.Background()
 	rdb := newRedis(t)
-	s := newDedupStore(t, rdb, uniquePrefix(t))
+	prefix := uniquePrefix(t)
+	s := newDedupStore(t, rdb, prefix)
 	t1, t2 := statusAt, statusAt.Add(time.Nanosecond)
 
 	c := mustClaimState(t, s, "agt_1", t2, time.Minute)
@@ -97,8 +99,8 @@ func TestDedupStore_OrderClaimDoneRelease(t *testing.T) {
 	if got := mustClaimState(t, s, "agt_3", time.Unix(-11, 0), time.Minute).Status; got != botonom.DedupStale {
 		t.Errorf("before 1970: %s; want stale", got)
 	}
-	if want := s.StateKey("agt_1"); want[len(want)-len("state:agt_1"):] != "state:agt_1" {
-		t.Errorf("StateKey = %q", want)
+	if got, want := s.StateKey("agt_1"), prefix+"{agt_1}:state"; got != want {
+		t.Errorf("StateKey = %q; want %q", got, want)
 	}
 }
 
@@ -161,6 +163,13 @@ func (a *appliedStatus) handle(_ context.Context, ev *botonom.Event) error {
 // with each agent in its newest status, never applying an older one over
 // a newer.
 func TestDedupStore_OrderingTwoReplicasEndInTheNewestState(t *testing.T) {
+	testOrderingTwoReplicas(t, func(t *testing.T) redis.UniversalClient { return newRedis(t) })
+}
+
+// testOrderingTwoReplicas is
+// TestDedupStore_OrderingTwoReplicasEndInTheNewestState with the Redis
+// clients newClient makes (a server's, or a cluster's).
+func testOrderingTwoReplicas(t *testing.T, newClient func(*testing.T) redis.UniversalClient) {
 	const agents, changes = 4, 25
 	for _, dedup := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dedup=%t", dedup), func(t *testing.T) {
@@ -168,7 +177,7 @@ func TestDedupStore_OrderingTwoReplicasEndInTheNewestState(t *testing.T) {
 			fn := &appliedStatus{}
 			var replicas [2]http.Handler
 			for i := range replicas {
-				store := newDedupStore(t, newRedis(t), prefix)
+				store := newDedupStore(t, newClient(t), prefix)
 				opts := []botonom.HandlerOption{botonom.WithOrdering(store)}
 				if dedup {
 					opts = append(opts, botonom.WithDeduplication(store))
@@ -231,7 +240,9 @@ func TestDedupStore_OrderingRoundTrips(t *testing.T) {
 	status := func(agent string, n int) func(http.Handler) int {
 		return func(h http.Handler) int { return serveStatus(h, agent, n) }
 	}
-	countRoundTrips(t, func(s *botonomredis.DedupStore) botonom.HandlerOption { return botonom.WithOrdering(s) },
+	countRoundTrips(t, func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+		return []botonom.HandlerOption{botonom.WithOrdering(s)}
+	},
 		[]roundTripStep{{serve: status("agt_warm", 1), fail: true}, {serve: status("agt_warm", 1)}, {serve: status("agt_warm", 0)}},
 		[]roundTripStep{
 			{"state event, processed: claim, done", status("agt_1", 5), false, 200, 2},
@@ -285,5 +296,144 @@ func TestDedupStore_OrderingRedisStoppedMidRun(t *testing.T) {
 	}
 	if fn.calls != 2 || fn.status["agt_1"] != "status_06" || fn.backwards != 0 {
 		t.Errorf("after the restart: fn ran %d times, state %v, %d backwards; want 2, status_06, 0 (status 4 stale)", fn.calls, fn.status, fn.backwards)
+	}
+}
+
+// A delivery whose lease ended and was claimed anew changes nothing of the
+// newer claim by its done or release, even with a retention shorter than
+// the newer lease; the same test for the memory store and the Redis store.
+func TestOrderStore_ALostClaimChangesNothingOfTheNewerClaim(t *testing.T) {
+	ctx := context.Background()
+	memory, err := botonom.NewMemoryDedupStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]interface {
+		botonom.DedupStore
+		botonom.OrderStore
+	}{
+		"memory": memory,
+		"redis":  newDedupStore(t, newRedis(t), uniquePrefix(t)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			stale := mustClaimState(t, s, "agt_1", statusAt, 30*time.Millisecond)
+			staleEvent := mustClaim(t, s, "evt_1", 30*time.Millisecond)
+			time.Sleep(40 * time.Millisecond)
+			if c := mustClaimState(t, s, "agt_1", statusAt, time.Minute); c.Status != botonom.DedupClaimed {
+				t.Fatalf("claim after the lease = %+v", c)
+			}
+			if c := mustClaim(t, s, "evt_1", time.Minute); c.Status != botonom.DedupClaimed {
+				t.Fatalf("claim after the lease = %+v", c)
+			}
+			if err := s.DoneState(ctx, "agt_1", stale.Token, statusAt, 20*time.Millisecond); !errors.Is(err, botonom.ErrDedupClaimLost) {
+				t.Errorf("lost DoneState = %v; want ErrDedupClaimLost", err)
+			}
+			if err := s.Done(ctx, "evt_1", staleEvent.Token, 20*time.Millisecond); !errors.Is(err, botonom.ErrDedupClaimLost) {
+				t.Errorf("lost Done = %v; want ErrDedupClaimLost", err)
+			}
+			time.Sleep(40 * time.Millisecond) // past the lost step's retention
+			if c := mustClaimState(t, s, "agt_1", statusAt, time.Minute); c.Status != botonom.DedupInFlight || c.Remaining < 55*time.Second {
+				t.Errorf("the newer entity claim after a lost DoneState: %+v; want in flight, about a minute left", c)
+			}
+			if c := mustClaim(t, s, "evt_1", time.Minute); c.Status != botonom.DedupInFlight || c.Remaining < 55*time.Second {
+				t.Errorf("the newer event claim after a lost Done: %+v; want in flight, about a minute left", c)
+			}
+		})
+	}
+}
+
+// Round trips per delivery of a state event with both guards on one store:
+// a new one costs 2 (claim both, settle both), a duplicate 1, a stale one 1
+// (the claim marks it done), one whose fn fails 2 (claim both, release
+// both); any other event costs what de-duplication alone does.
+func TestDedupStore_BothGuardsRoundTrips(t *testing.T) {
+	status := func(agent string, n int) func(http.Handler) int {
+		return func(h http.Handler) int { return serveStatus(h, agent, n) }
+	}
+	countRoundTrips(t, func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+		return []botonom.HandlerOption{botonom.WithDeduplication(s), botonom.WithOrdering(s)}
+	},
+		[]roundTripStep{{serve: status("agt_warm", 1), fail: true}, {serve: status("agt_warm", 1)}, {serve: status("agt_warm", 0)},
+			{serve: serveID("evt_warm"), fail: true}, {serve: serveID("evt_warm")}},
+		[]roundTripStep{
+			{"new state event: claim both, done both", status("agt_1", 5), false, 200, 2},
+			{"duplicate: claim", status("agt_1", 5), false, 200, 1},
+			{"stale: claim (marks it done)", status("agt_1", 4), false, 200, 1},
+			{"stale, redelivered: claim", status("agt_1", 4), false, 200, 1},
+			{"fn fails: claim both, release both", status("agt_1", 6), true, 500, 2},
+			{"another event: claim, done", serveID("evt_task"), false, 200, 2},
+		})
+}
+
+// Both guards' steps at once: a state event's claim and its entity's in
+// one step, with each guard's answers, sharing the entity's record with
+// the ordering guard's own steps.
+func TestDedupStore_EventStateClaimDoneRelease(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	prefix := uniquePrefix(t)
+	s := newDedupStore(t, rdb, prefix)
+	t1, t2 := statusAt, statusAt.Add(time.Nanosecond)
+	es := func(id string, at time.Time) *botonom.EventState {
+		return &botonom.EventState{EventID: id, Key: "agt_1", At: at, Lease: time.Minute, Retention: time.Hour, StateRetention: 2 * time.Hour}
+	}
+	claim := func(e *botonom.EventState) botonom.DedupClaim {
+		t.Helper()
+		c, err := s.ClaimEventState(ctx, e)
+		if err != nil {
+			t.Fatalf("ClaimEventState(%s): %v", e.EventID, err)
+		}
+		return c
+	}
+
+	c := claim(es("evt_1", t2))
+	if c.Status != botonom.DedupClaimed || len(c.Token) != 32 {
+		t.Fatalf("first claim = %+v", c)
+	}
+	for _, e := range []*botonom.EventState{es("evt_1", t2), es("evt_2", t2)} {
+		if in := claim(e); in.Status != botonom.DedupInFlight || in.Remaining <= 55*time.Second {
+			t.Errorf("%s while evt_1 holds the entity: %+v; want in flight", e.EventID, in)
+		}
+	}
+	if in := mustClaimState(t, s, "agt_1", t2, time.Minute); in.Status != botonom.DedupInFlight {
+		t.Errorf("the ordering guard alone: %+v; want in flight", in)
+	}
+	if err := s.ReleaseEventState(ctx, es("evt_1", t2), "not-the-token"); !errors.Is(err, botonom.ErrDedupClaimLost) {
+		t.Errorf("release with another token = %v; want ErrDedupClaimLost", err)
+	}
+	if err := s.DoneEventState(ctx, es("evt_1", t2), c.Token); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(es("evt_1", t2)).Status; got != botonom.DedupDone {
+		t.Errorf("after done: %s; want done", got)
+	}
+	if got := claim(es("evt_3", t1)).Status; got != botonom.DedupStale {
+		t.Errorf("an older state: %s; want stale", got)
+	}
+	if got := claim(es("evt_3", t1)).Status; got != botonom.DedupDone {
+		t.Errorf("the stale event again: %s; want done (a stale event is marked done)", got)
+	}
+	if got := mustClaimState(t, s, "agt_1", t1, time.Minute).Status; got != botonom.DedupStale {
+		t.Errorf("the ordering guard alone, older: %s; want stale", got)
+	}
+	if ttl := rdb.PTTL(ctx, s.EventStateKey("agt_1", "evt_1")).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("event kept for %s; want the hour of retention", ttl)
+	}
+	if ttl := rdb.PTTL(ctx, s.StateKey("agt_1")).Val(); ttl <= 119*time.Minute || ttl > 2*time.Hour {
+		t.Errorf("record kept for %s; want the two hours of its retention", ttl)
+	}
+
+	c = claim(es("evt_4", t2))
+	if err := s.ReleaseEventState(ctx, es("evt_4", t2), c.Token); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(es("evt_4", t2)).Status; got != botonom.DedupClaimed {
+		t.Errorf("after release: %s; want claimed", got)
+	}
+	if got, want := s.EventStateKey("agt_1", "evt_1"), prefix+"{agt_1}:webhook:evt_1"; got != want {
+		t.Errorf("EventStateKey = %q; want %q (in StateKey's hash slot)", got, want)
+	}
+	if _, err := s.ClaimEventState(ctx, &botonom.EventState{EventID: "e", Key: "k", Lease: time.Minute}); !errors.Is(err, botonom.ErrInvalidArgument) {
+		t.Errorf("no retention: %v; want ErrInvalidArgument", err)
 	}
 }

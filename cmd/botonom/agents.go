@@ -10,27 +10,29 @@ import (
 	botonom "github.com/botonom/botonom-go"
 )
 
-// apiTimeout bounds a whole API command, retries included.
+// apiTimeout bounds a whole API command, retries included. --all over many
+// pages gets it per page.
 const apiTimeout = 60 * time.Second
 
 const agentsUsage = `Usage:
-  botonom agents list [--status online|offline] [--output json|table]
-  botonom agents get AGENT_ID [--output json|table]
+  botonom agents list [--status online|offline] [--all | --limit N --cursor C] [--json]
+  botonom agents get AGENT_ID [--json]
+  botonom agents tasks AGENT_ID [--status S] [--created-after T] [--created-before T] [--all | --limit N --cursor C] [--json]
+  botonom agents skills AGENT_ID [--install a,b] [--remove c] [--json]
 
-list prints every agent of the workspace (following pages); get prints one.
-Output is indented JSON in the API's shape, or a table with --output table.
+list prints the workspace's agents: one page (--limit, the API's default
+20), or every page with --all; get prints one agent; tasks prints an
+agent's task history, newest first (times are RFC 3339 or a date such as
+2026-02-01); skills installs and removes skills in one call and prints the
+agent as it is then.
+On a terminal, lists are tables and an agent is a set of aligned fields;
+elsewhere, or with --json, the API's JSON (lists as a JSON array).
 Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
 `
 
-const messageUsage = `Usage: botonom message AGENT_ID TEXT… [--metadata key=value]… [--output json|table]
-
-Sends TEXT (the remaining arguments, joined by spaces; put "--" before a
-text that starts with "-") to the agent and prints the message as the API
-answered: queued or delivered. The SDK's Idempotency-Key makes retries safe;
---idempotency-key sets your own, so that running the command twice sends
-the message once.
-Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
-`
+// agentsSubcommands are the subcommands of "agents", in the order of the
+// usage.
+var agentsSubcommands = []string{"list", "get", "tasks", "skills"}
 
 // extraClientOptions are added to the options of every client the command
 // builds; tests shorten the retry waits with it.
@@ -38,161 +40,248 @@ var extraClientOptions []botonom.Option
 
 // newClient builds the SDK's client from the environment.
 func (c *cli) newClient() (*botonom.Client, error) {
-	opts := append([]botonom.Option{botonom.WithUserAgent("botonom-cli/" + botonom.Version)}, extraClientOptions...)
+	opts := append([]botonom.Option{
+		botonom.WithUserAgent("botonom-cli/" + botonom.Version),
+		botonom.WithCallTrace(c.rateLimitNotes()),
+	}, extraClientOptions...)
 	// Without a token, the error says to run "botonom mock" and paste its
 	// export line.
 	return botonom.NewClientFromEnv(opts...)
 }
 
-// agentsFlags returns the flag set of "agents list" (with --status) or of
-// "agents get".
-func agentsFlags(sub string) (fs *flag.FlagSet, output, status *string) {
-	fs = newFlagSet("agents " + sub)
-	output = outputFlag(fs)
-	if sub == "list" {
-		status = fs.String("status", "", "only agents in this status: online or offline")
+// withClient runs fn with a client from the environment and turns its
+// error into the exit status: bad input the SDK refuses (nothing was sent)
+// is a usage error of fs's command.
+func (c *cli) withClient(fs *flag.FlagSet, fn func(*botonom.Client) error) int {
+	client, err := c.newClient()
+	if err != nil {
+		return c.fail(err)
 	}
-	return fs, output, status
+	err = fn(client)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, botonom.ErrInvalidArgument) && c.ctx.Err() == nil:
+		return c.usageError(fs, errors.New(strings.TrimPrefix(err.Error(), "botonom: ")))
+	}
+	return c.fail(err)
+}
+
+// agentsCommand is one subcommand of "agents": its flags, and what it
+// does with them once parsed.
+type agentsCommand struct {
+	fs       *flag.FlagSet
+	required []string // positional arguments
+	run      func(c *cli, pos []string) int
+}
+
+func agentsCommandFor(sub string) (agentsCommand, bool) {
+	switch sub {
+	case "list":
+		return agentsListCommand(), true
+	case "get":
+		return agentsGetCommand(), true
+	case "tasks":
+		return agentsTasksCommand(), true
+	case "skills":
+		return agentsSkillsCommand(), true
+	}
+	return agentsCommand{}, false
 }
 
 func runAgents(c *cli, args []string) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlagSet("agents")
 		if _, code, ok := c.parse(fs, agentsUsage, args, nil, 0); !ok {
-			if code == exitOK { // --help: the flags of both subcommands
-				for _, sub := range []string{"list", "get"} {
-					sfs, _, _ := agentsFlags(sub)
-					printFlags(c.stdout, "Flags of agents "+sub+":", sfs)
+			if code == exitOK { // --help: the flags of every subcommand
+				for _, sub := range agentsSubcommands {
+					cmd, _ := agentsCommandFor(sub)
+					printFlags(c.stdout, "Flags of agents "+sub+":", cmd.fs)
 				}
 			}
 			return code
 		}
-		return c.usageError(fs, errors.New("missing subcommand: list or get"))
+		return c.usageError(fs, errors.New("missing subcommand: "+joinOr(agentsSubcommands)))
 	}
-	sub := args[0]
-	fs, output, status := agentsFlags(sub)
-	switch sub {
-	case "list":
-		if _, code, ok := c.parse(fs, agentsUsage, args[1:], nil, 0); !ok {
-			return code
+	cmd, ok := agentsCommandFor(args[0])
+	if !ok {
+		return c.usageError(newFlagSet("agents"), fmt.Errorf("unknown subcommand %q: want %s", args[0], joinOr(agentsSubcommands)))
+	}
+	pos, code, ok := c.parse(cmd.fs, agentsUsage, args[1:], cmd.required, len(cmd.required))
+	if !ok {
+		return code
+	}
+	return cmd.run(c, pos)
+}
+
+// pageFlags are --all, --limit and --cursor of a list.
+type pageFlags struct {
+	all    *bool
+	limit  *int
+	cursor *string
+}
+
+func addPageFlags(fs *flag.FlagSet, noun string) pageFlags {
+	return pageFlags{
+		all:    fs.Bool("all", false, "follow the cursors: every page of "+noun+", not only the first"),
+		limit:  fs.Int("limit", 0, "`N` "+noun+" per page, 1 to 100 (the API's default: 20)"),
+		cursor: fs.String("cursor", "", "start after this `cursor` (printed on stderr when there are more)"),
+	}
+}
+
+// check refuses --all with --cursor: --all starts at the first page.
+func (p pageFlags) check() error {
+	if *p.all && *p.cursor != "" {
+		return errors.New("--all and --cursor contradict each other (--all starts at the first page)")
+	}
+	return nil
+}
+
+// list fetches one page, or every page with --all (counting on stderr on
+// a terminal). After one page that has more, stderr says how to go on.
+func list[T any](c *cli, p pageFlags, noun string, page func(cursor string) ([]T, *botonom.Response, error)) ([]T, error) {
+	if *p.all {
+		return fetchAll(c.newProgress(noun), page)
+	}
+	items, resp, err := page(*p.cursor)
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	if resp != nil && resp.NextCursor != "" {
+		fmt.Fprintf(c.stderr, "botonom: more %s: --all for every page, or --cursor %s for the next\n", noun, resp.NextCursor)
+	}
+	return items, nil
+}
+
+func agentsListCommand() agentsCommand {
+	fs := newFlagSet("agents list")
+	out := addOutputFlags(fs)
+	status := fs.String("status", "", "only agents in this status: online or offline")
+	pages := addPageFlags(fs, "agents")
+	return agentsCommand{fs: fs, run: func(c *cli, _ []string) int {
+		format, err := out.format(c)
+		if err == nil {
+			err = pages.check()
 		}
-		if err := checkOutput(*output); err != nil {
+		if err != nil {
 			return c.usageError(fs, err)
 		}
-		opts := &botonom.ListAgentsOptions{Status: botonom.AgentStatus(*status)}
+		opts := botonom.ListAgentsOptions{Status: botonom.AgentStatus(*status)}
 		if *status != "" && opts.Status != botonom.AgentStatusOnline && opts.Status != botonom.AgentStatusOffline {
 			return c.usageError(fs, fmt.Errorf("--status %q: want online or offline", *status))
 		}
-		return c.withClient(func(client *botonom.Client) error {
-			ctx, cancel := contextWithTimeout(c, apiTimeout)
-			defer cancel()
-			agents := []*botonom.Agent{}
-			for agent, err := range client.Agents.ListAll(ctx, opts) {
-				if err != nil {
-					return err
-				}
-				agents = append(agents, agent)
+		opts.Limit = *pages.limit
+		return c.withClient(fs, func(client *botonom.Client) error {
+			agents, err := list(c, pages, "agents", func(cursor string) ([]*botonom.Agent, *botonom.Response, error) {
+				ctx, cancel := contextWithTimeout(c, apiTimeout)
+				defer cancel()
+				opts.Cursor = cursor
+				return client.Agents.List(ctx, &opts)
+			})
+			if err != nil {
+				return err
 			}
-			return c.printAgents(*output, agents, agents)
+			if format == "json" {
+				return writeJSON(c.stdout, agents)
+			}
+			return c.agentsTable(agents)
 		})
-	case "get":
-		pos, code, ok := c.parse(fs, agentsUsage, args[1:], []string{"AGENT_ID"}, 1)
-		if !ok {
-			return code
-		}
-		if err := checkOutput(*output); err != nil {
+	}}
+}
+
+func agentsGetCommand() agentsCommand {
+	fs := newFlagSet("agents get")
+	out := addOutputFlags(fs)
+	return agentsCommand{fs: fs, required: []string{"AGENT_ID"}, run: func(c *cli, pos []string) int {
+		format, err := out.format(c)
+		if err != nil {
 			return c.usageError(fs, err)
 		}
-		return c.withClient(func(client *botonom.Client) error {
+		return c.withClient(fs, func(client *botonom.Client) error {
 			ctx, cancel := contextWithTimeout(c, apiTimeout)
 			defer cancel()
 			agent, _, err := client.Agents.Get(ctx, pos[0])
 			if err != nil {
 				return err
 			}
-			return c.printAgents(*output, agent, []*botonom.Agent{agent})
+			return c.printAgent(format, agent)
 		})
-	}
-	return c.usageError(newFlagSet("agents"), fmt.Errorf("unknown subcommand %q: want list or get", sub))
+	}}
 }
 
-// withClient runs fn with a client from the environment and turns its
-// error into the exit status.
-func (c *cli) withClient(fn func(*botonom.Client) error) int {
-	client, err := c.newClient()
-	if err == nil {
-		err = fn(client)
-	}
-	if err != nil {
-		return c.fail(err)
-	}
-	return exitOK
-}
-
-// printAgents prints v as JSON, or agents as a table.
-func (c *cli) printAgents(format string, v any, agents []*botonom.Agent) error {
-	if format == "json" {
-		return writeJSON(c.stdout, v)
-	}
-	rows := make([][]string, len(agents))
-	for i, a := range agents {
-		rows[i] = []string{a.ID, a.Name, string(a.Status), strings.Join(a.Skills, ","), a.UpdatedAt.UTC().Format(time.RFC3339)}
-	}
-	return writeTable(c.stdout, []string{"ID", "NAME", "STATUS", "SKILLS", "UPDATED"}, rows)
-}
-
-// metadataFlag collects repeated --metadata key=value.
-type metadataFlag map[string]string
-
-func (m metadataFlag) String() string { return "" }
-
-func (m metadataFlag) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("%q is not key=value", s)
-	}
-	m[k] = v
-	return nil
-}
-
-var _ flag.Value = metadataFlag(nil)
-
-func runMessage(c *cli, args []string) int {
-	fs := newFlagSet("message")
-	output := outputFlag(fs)
-	metadata := metadataFlag{}
-	fs.Var(metadata, "metadata", "a `key=value` pair to attach (repeatable)")
-	channel := fs.String("channel", "", "the message's channel (default api)")
-	key := fs.String("idempotency-key", "", "the Idempotency-Key to send instead of a random one")
-	pos, code, ok := c.parse(fs, messageUsage, args, []string{"AGENT_ID", "TEXT"}, -1)
-	if !ok {
-		return code
-	}
-	if err := checkOutput(*output); err != nil {
-		return c.usageError(fs, err)
-	}
-	req := &botonom.SendMessageRequest{
-		Content: strings.Join(pos[1:], " "),
-		Channel: *channel,
-	}
-	var opts []botonom.Option
-	if *key != "" {
-		opts = append(opts, botonom.WithIdempotencyKey(*key))
-	}
-	if len(metadata) > 0 {
-		req.Metadata = metadata
-	}
-	return c.withClient(func(client *botonom.Client) error {
-		ctx, cancel := contextWithTimeout(c, apiTimeout)
-		defer cancel()
-		msg, _, err := client.Agents.SendMessage(ctx, pos[0], req, opts...)
+func agentsSkillsCommand() agentsCommand {
+	fs := newFlagSet("agents skills")
+	out := addOutputFlags(fs)
+	install := fs.String("install", "", "skills to install, comma-separated (`a,b`)")
+	remove := fs.String("remove", "", "skills to remove, comma-separated (`c,d`)")
+	return agentsCommand{fs: fs, required: []string{"AGENT_ID"}, run: func(c *cli, pos []string) int {
+		format, err := out.format(c)
 		if err != nil {
-			return err
+			return c.usageError(fs, err)
 		}
-		if *output == "json" {
-			return writeJSON(c.stdout, msg)
-		}
-		return writeTable(c.stdout, []string{"ID", "STATUS", "AGENT", "CREATED"},
-			[][]string{{msg.ID, string(msg.Status), msg.AgentID, msg.CreatedAt.UTC().Format(time.RFC3339)}})
-	})
+		req := &botonom.UpdateSkillsRequest{Install: splitList(*install), Remove: splitList(*remove)}
+		return c.withClient(fs, func(client *botonom.Client) error {
+			ctx, cancel := contextWithTimeout(c, apiTimeout)
+			defer cancel()
+			agent, _, err := client.Agents.UpdateSkills(ctx, pos[0], req)
+			if err != nil {
+				return err
+			}
+			return c.printAgent(format, agent)
+		})
+	}}
+}
+
+// splitList splits a comma-separated flag value; "" is no item, and an
+// empty item ("a,,b") is kept for the SDK to refuse.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	items := strings.Split(s, ",")
+	for i := range items {
+		items[i] = strings.TrimSpace(items[i])
+	}
+	return items
+}
+
+// agentsTable prints agents as a table; names and skills give up width on
+// a narrow terminal.
+func (c *cli) agentsTable(agents []*botonom.Agent) error {
+	t := table{header: []string{"ID", "NAME", "STATUS", "SKILLS"}, shrink: []int{3, 1}}
+	for _, a := range agents {
+		t.rows = append(t.rows, []string{a.ID, a.Name, string(a.Status), strings.Join(a.Skills, ", ")})
+	}
+	return t.write(c.stdout, c.width(), c.colour())
+}
+
+// printAgent prints one agent as JSON or as aligned fields.
+func (c *cli) printAgent(format string, a *botonom.Agent) error {
+	if format == "json" {
+		return writeJSON(c.stdout, a)
+	}
+	skills := strings.Join(a.Skills, ", ")
+	if skills == "" {
+		skills = "none"
+	}
+	return writeFields(c.stdout, []field{
+		{"ID", a.ID},
+		{"Name", a.Name},
+		{"Description", a.Description},
+		{"Status", string(a.Status)},
+		{"Skills", skills},
+		{"Created", formatTime(a.CreatedAt)},
+		{"Updated", formatTime(a.UpdatedAt)},
+	}, c.colour())
+}
+
+// formatTime prints a time for people: UTC, to the minute.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
 }

@@ -63,9 +63,10 @@ func TestE2E_AgentsTable(t *testing.T) {
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 4, r.stdout)
-	assert.Regexp(t, `^ID\s+NAME\s+STATUS\s+SKILLS\s+UPDATED$`, lines[0])
-	assert.Regexp(t, `^agt_abc123\s+Reservations\s+online\s+calendar,booking\s+2026-02-18T14:30:00Z$`, lines[1])
-	assert.Regexp(t, `^agt_ghi789\s+Billing\s+offline\s+invoices\s+`, lines[3])
+	assert.Regexp(t, `^ID\s+NAME\s+STATUS\s+SKILLS$`, lines[0])
+	assert.Regexp(t, `^agt_abc123\s+Reservations\s+online\s+calendar, booking$`, lines[1])
+	assert.NotContains(t, r.stdout, "\x1b[", "no colour when stdout is not a terminal")
+	assert.Regexp(t, `^agt_ghi789\s+Billing\s+offline\s+invoices$`, lines[3])
 	// Columns line up.
 	assert.Equal(t, strings.Index(lines[0], "STATUS"), strings.Index(lines[1], "online"))
 }
@@ -88,7 +89,7 @@ func TestE2E_MockWithAgentsFileAndToken(t *testing.T) {
 	assert.Equal(t, "btm_sk_test_custom", m.token)
 	r := runBinary(t, m.env(), "", "agents", "get", "agt_one", "--output", "table")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-	assert.Regexp(t, `agt_one\s+One\s+offline\s+faq`, r.stdout)
+	assert.Regexp(t, `(?m)^ID\s+agt_one\nName\s+One\n(.*\n)*Status\s+offline\nSkills\s+faq\n`, r.stdout)
 
 	// The mock's token and nothing else.
 	r = runBinary(t, []string{"BOTONOM_BASE_URL=" + m.url, "BOTONOM_API_TOKEN=btm_sk_wrong"}, "", "agents", "list")
@@ -165,14 +166,25 @@ func TestE2E_TriggerRepeatSendsTheSameDelivery(t *testing.T) {
 	assert.Equal(t, got[0].ID, got[2].ID)
 }
 
+// A de-duplicating handler answers the copies that meet the first in
+// flight 409 with Retry-After: the designed answer, held as duplicates.
 func TestE2E_TriggerRepeatConcurrent(t *testing.T) {
 	// fn holds long enough for the other copies to meet it in flight.
 	ts, runs := dedupReceiver(t, "whsec_e2e", 800*time.Millisecond)
 	r := runBinary(t, nil, "", "trigger", "agent.task.completed", "--url", ts.URL, "--secret", "whsec_e2e", "--repeat", "4", "--concurrent")
-	assert.Equal(t, 1, r.code, "copies answered 409 are not 2xx")
-	assert.Regexp(t, `4 copies of evt_[0-9a-f]+: 1 × 200 OK, 3 × 409 Conflict`, r.stdout)
-	assert.Contains(t, r.stderr, "3 of 4 copies")
+	assert.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	assert.Regexp(t, `4 copies of evt_[0-9a-f]+: 1 × 200 OK, 3 × 409 Conflict\n1 processed, 3 held as duplicates`, r.stdout)
+	assert.Empty(t, r.stderr)
 	assert.Equal(t, int32(1), runs.Load())
+
+	// A 409 without Retry-After is no duplicate held: a failure.
+	conflict := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusConflict)
+	}))
+	t.Cleanup(conflict.Close)
+	r = runBinary(t, nil, "", "trigger", "agent.task.completed", "--url", conflict.URL, "--secret", "whsec_e2e", "--repeat", "2")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "2 of 2 copies")
 }
 
 func TestE2E_TriggerRepeatBounds(t *testing.T) {
@@ -283,8 +295,8 @@ func TestE2E_UsageErrors(t *testing.T) {
 		err, hint string
 	}{
 		{[]string{"frobnicate"}, `botonom: unknown command "frobnicate"`, `Run "botonom --help" for the list of commands.`},
-		{[]string{"agents"}, `botonom agents: missing subcommand: list or get`, `Run "botonom agents --help" for usage and flags.`},
-		{[]string{"agents", "delete", "agt_abc123"}, `botonom agents: unknown subcommand "delete": want list or get`, `Run "botonom agents --help" for usage and flags.`},
+		{[]string{"agents"}, `botonom agents: missing subcommand: list, get, tasks or skills`, `Run "botonom agents --help" for usage and flags.`},
+		{[]string{"agents", "delete", "agt_abc123"}, `botonom agents: unknown subcommand "delete": want list, get, tasks or skills`, `Run "botonom agents --help" for usage and flags.`},
 		{[]string{"agents", "list", "--bogus"}, `botonom agents list: flag provided but not defined: -bogus`, `Run "botonom agents list --help" for usage and flags.`},
 		{[]string{"agents", "list", "--output", "yaml"}, `botonom agents list: --output "yaml": want json or table`, `Run "botonom agents list --help" for usage and flags.`},
 		{[]string{"agents", "get"}, `botonom agents get: missing AGENT_ID`, `Run "botonom agents get --help" for usage and flags.`},
@@ -320,7 +332,7 @@ func TestE2E_NoCommandPrintsTheCommands(t *testing.T) {
 func TestE2E_AgentsHelpShowsTheFlags(t *testing.T) {
 	r := runBinary(t, nil, "", "agents", "--help")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-	assert.Regexp(t, `(?s)Flags of agents list:\n  -output string\n.*  -status string\n.*Flags of agents get:\n  -output string\n`, r.stdout)
+	assert.Regexp(t, `(?s)Flags of agents list:\n  -all\n.*  -json\n.*  -output format\n.*  -status string\n.*Flags of agents get:\n  -json\n.*Flags of agents tasks:\n.*  -created-after time\n.*Flags of agents skills:\n.*  -install a,b\n.*  -remove c,d\n`, r.stdout)
 }
 
 func TestE2E_HelpOnEveryCommand(t *testing.T) {

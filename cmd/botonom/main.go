@@ -7,25 +7,29 @@
 //	botonom mock                                  # a fake API on 127.0.0.1:12111
 //	botonom trigger agent.task.completed --url http://localhost:8080/webhook --secret whsec_…
 //	botonom verify --secret whsec_… --header 't=…,v1=…' body.json
-//	botonom agents list --output table            # BOTONOM_API_TOKEN, BOTONOM_BASE_URL
+//	botonom agents list                           # BOTONOM_API_TOKEN, BOTONOM_BASE_URL
+//	botonom agents tasks agt_abc123 --status failed --all
 //	botonom message agt_abc123 "Book a table for 4 at 7pm tomorrow"
-//	botonom usage --granularity day
+//	botonom usage --granularity day               # a bar chart on a terminal
+//
+// On a terminal, lists print as tables and usage as a bar chart; when
+// stdout is not a terminal (a pipe, a file) every API command prints the
+// API's JSON, as --json does anywhere.
 //
 // Every command takes --help. Exit status: 0 on success, 1 when the command
 // failed (an API error, a refused delivery, an invalid signature), 2 on a
-// usage error. The logic lives in the packages botonom and botonomtest; this
-// command only parses flags, calls them and prints.
+// usage error, 130 when interrupted (Ctrl-C). The logic lives in the
+// packages botonom and botonomtest; this command only parses flags, calls
+// them and prints.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -36,25 +40,28 @@ import (
 
 // Exit statuses.
 const (
-	exitOK      = 0
-	exitFailure = 1 // the command ran and failed
-	exitUsage   = 2 // the command line is wrong
+	exitOK          = 0
+	exitFailure     = 1   // the command ran and failed
+	exitUsage       = 2   // the command line is wrong
+	exitInterrupted = 130 // SIGINT (128+2), as shells report it
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// cli is what a command runs with: where it reads and writes, and a
-// context that ends on SIGINT or SIGTERM.
+// cli is what a command runs with: where it reads and writes, a context
+// that ends on SIGINT or SIGTERM, and the check that says whether stdout
+// and stderr are terminals.
 type cli struct {
-	ctx    context.Context
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	ctx      context.Context
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
+	terminal terminalFunc
 }
 
 // command is one top-level command.
@@ -69,8 +76,9 @@ func commands() []command {
 		{"mock", "serve a local fake Botonom API until interrupted", runMock},
 		{"trigger", "send a signed test webhook delivery to a URL", runTrigger},
 		{"verify", "check the signature of a captured webhook delivery", runVerify},
-		{"agents", "list the agents of the workspace, or get one", runAgents},
+		{"agents", "list, get and change agents; read their tasks", runAgents},
 		{"message", "send a message to an agent", runMessage},
+		{"webhooks", "register a webhook endpoint", runWebhooks},
 		{"usage", "read token usage", runUsage},
 		{"version", "print the SDK version", runVersion},
 	}
@@ -83,14 +91,22 @@ Usage:
 
 Commands:
 %s
-API commands (agents, message, usage) read BOTONOM_API_TOKEN and, if set,
-BOTONOM_BASE_URL (start "botonom mock" for a local API to point them at).
+API commands (agents, message, webhooks, usage) read BOTONOM_API_TOKEN and,
+if set, BOTONOM_BASE_URL (start "botonom mock" for a local API to point them
+at).
+
+Output: on a terminal, the API commands print tables, aligned fields and a
+usage bar chart sized to its width (no colour when NO_COLOR is set). When
+stdout is not a terminal (a pipe, a file), they print the API's JSON, as
+--json does anywhere, so scripts read JSON. --output table forces a table.
+
 trigger and verify read the webhook secret from --secret or
-BOTONOM_WEBHOOK_SECRET.
+BOTONOM_WEBHOOK_SECRET; trigger and mock share the test secret
+` + defaultTestSecret + ` when neither is set.
 
 Run "botonom COMMAND --help" (or "botonom help COMMAND") for a command's
 usage and flags.
-Exit status: 0 success, 1 failure, 2 usage error.
+Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.
 `
 
 func printMainUsage(w io.Writer) {
@@ -106,7 +122,12 @@ func printMainUsage(w io.Writer) {
 // run runs the command line args (without the program name) and returns
 // the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	return (&cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, terminal: fileTerminal}).run(args)
+}
+
+// run runs the command line args with what c holds.
+func (c *cli) run(args []string) int {
+	stdout, stderr := c.stdout, c.stderr
 	if len(args) == 0 {
 		printMainUsage(stderr)
 		return exitUsage
@@ -121,7 +142,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			printMainUsage(stdout)
 			return exitOK
 		}
-		return run(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
+		return c.run([]string{args[1], "--help"})
 	case "-version", "--version":
 		name = "version"
 	}
@@ -241,6 +262,9 @@ func isSet(fs *flag.FlagSet, name string) bool {
 // mistakes of a first try: the wrong token, nothing listening at the base
 // URL, a base URL without the API's version.
 func (c *cli) fail(err error) int {
+	if code, ok := c.interrupted(); ok {
+		return code
+	}
 	fmt.Fprintf(c.stderr, "botonom: %s\n", strings.TrimPrefix(err.Error(), "botonom: "))
 	var apiErr *botonom.APIError
 	switch {
@@ -250,8 +274,6 @@ func (c *cli) fail(err error) int {
 		fmt.Fprintf(c.stderr, "hint: nothing answers there: is \"botonom mock\" running? %s\n", baseURLSetting())
 	case errors.As(err, &apiErr) && apiErr.Code == "unknown_path":
 		fmt.Fprintf(c.stderr, "hint: the API has no such path: %s; it should end in /v1/ (the address \"botonom mock\" prints)\n", baseURLSetting())
-	case errors.Is(err, context.Canceled) && c.ctx.Err() != nil:
-		fmt.Fprintln(c.stderr, "interrupted")
 	}
 	return exitFailure
 }
@@ -264,46 +286,8 @@ func baseURLSetting() string {
 	return "BOTONOM_BASE_URL is not set (the API at " + botonom.DefaultBaseURL + ")"
 }
 
-// outputFlag adds --output to fs.
-func outputFlag(fs *flag.FlagSet) *string {
-	return fs.String("output", "json", "output format: json (indented) or table")
-}
-
-// checkOutput checks the value of --output.
-func checkOutput(format string) error {
-	if format != "json" && format != "table" {
-		return fmt.Errorf("--output %q: want json or table", format)
-	}
-	return nil
-}
-
-// writeJSON writes v as indented JSON.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-// writeTable writes a header and rows aligned in columns.
-func writeTable(w io.Writer, header []string, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, row := range rows {
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
-	}
-	return tw.Flush()
-}
-
 // contextWithTimeout bounds a command's work: the context ends on
 // SIGINT/SIGTERM or after d.
 func contextWithTimeout(c *cli, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.ctx, d)
-}
-
-// readInput reads a file, or stdin when path is "-".
-func (c *cli) readInput(path string) ([]byte, error) {
-	if path == "-" {
-		return io.ReadAll(c.stdin)
-	}
-	return os.ReadFile(path)
 }

@@ -27,6 +27,11 @@ and request ID. It starts with three sample agents (agt_abc123, agt_def456,
 agt_ghi789) unless --agents gives a JSON array of agents in the API's shape.
 Everything is kept in memory and lost on exit.
 
+The export line it prints also sets BOTONOM_WEBHOOK_SECRET to the test
+secret ` + defaultTestSecret + `, the one "botonom trigger"
+signs with by default: a handler started from that shell verifies them.
+On Ctrl-C or SIGTERM it stops within a second, whatever its clients do.
+
 --addr 127.0.0.1:0 picks a free port; the address is printed on startup.
 --rate-limit takes N/min, N/s or N/h (a bare N is per minute).
 --latency 300ms delays every answer by that long. For a POST with an
@@ -84,9 +89,13 @@ func runMock(c *cli, args []string) int {
 
 	srv, err := botonomtest.Start(opts...)
 	if err != nil {
+		var opErr *net.OpError
+		if !errors.As(err, &opErr) && *agentsFile != "" { // the server refused the agents
+			fmt.Fprintf(c.stderr, "botonom mock: --agents %s: %s\n", *agentsFile, strings.TrimPrefix(err.Error(), "botonomtest: Start: WithAgents: "))
+			return exitFailure
+		}
 		return c.listenFailed(*addr, err)
 	}
-	defer srv.Close()
 
 	base := reachableURL(srv.URL())
 	var names []string
@@ -99,14 +108,15 @@ func runMock(c *cli, args []string) int {
 	fmt.Fprintf(c.stdout, `Botonom mock API listening on %s
   token:  %s
   agents: %s
-Point the SDK or this command at it with:
-  export BOTONOM_BASE_URL=%s BOTONOM_API_TOKEN=%s
+  webhook test secret: %s
+Point the SDK or this command (and a local webhook handler) at it with:
+  export BOTONOM_BASE_URL=%s BOTONOM_API_TOKEN=%s %s=%s
 Requests are logged to stderr; press Ctrl-C to stop.
-`, base, *token, strings.Join(names, ", "), base, *token)
+`, base, *token, strings.Join(names, ", "), defaultTestSecret, base, *token, secretEnv, defaultTestSecret)
 
 	<-c.ctx.Done()
 	fmt.Fprintln(c.stderr, "botonom mock: shutting down")
-	srv.Close() // waits for the requests in flight
+	srv.Close() // bounded: requests still in flight are cut short
 	return exitOK
 }
 

@@ -59,12 +59,26 @@ func TestRun_AgentsListFollowsPages(t *testing.T) {
 		many = append(many, &botonom.Agent{ID: "agt_" + strings.Repeat("x", i+1), Name: "A"})
 	}
 	srv := botonomtest.NewServer(t, botonomtest.WithAgents(many...))
-	r := runIn(t, srv, "", "agents", "list")
+	r := runIn(t, srv, "", "agents", "list", "--all")
 	require.Equal(t, 0, r.code, r.stderr)
 	var agents []botonom.Agent
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &agents))
 	assert.Len(t, agents, 45)
 	assert.Len(t, srv.Requests(), 3, "three pages of 20")
+	assert.Empty(t, r.stderr, "no progress when stderr is not a terminal")
+
+	// Without --all: one page, and stderr says how to go on.
+	r = runIn(t, srv, "", "agents", "list", "--limit", "10")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &agents))
+	assert.Len(t, agents, 10)
+	assert.Equal(t, "10", srv.Requests()[3].Query.Get("limit"))
+	sub := regexp.MustCompile(`^botonom: more agents: --all for every page, or --cursor (\S+) for the next\n$`).FindStringSubmatch(r.stderr)
+	require.NotNil(t, sub, r.stderr)
+	r = runIn(t, srv, "", "agents", "list", "--limit", "10", "--cursor", sub[1])
+	require.Equal(t, 0, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &agents))
+	assert.Equal(t, many[10].ID, agents[0].ID, "the next page")
 }
 
 func TestRun_AgentsListEmptyIsAnEmptyArray(t *testing.T) {
@@ -353,7 +367,7 @@ func TestLoadAgents(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 		return p
 	}
-	c := &cli{stdin: strings.NewReader(`[{"id":"agt_in","name":"In"}]`)}
+	c := &cli{ctx: context.Background(), stdin: strings.NewReader(`[{"id":"agt_in","name":"In"}]`)}
 	agents, err := loadAgents(c, "-")
 	require.NoError(t, err)
 	assert.Equal(t, "agt_in", agents[0].ID)

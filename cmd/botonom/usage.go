@@ -8,10 +8,12 @@ import (
 	botonom "github.com/botonom/botonom-go"
 )
 
-const usageUsage = `Usage: botonom usage [--from TIME] [--to TIME] [--agent ID] [--granularity hour|day|month] [--output json|table]
+const usageUsage = `Usage: botonom usage [--from TIME] [--to TIME] [--agent ID] [--granularity hour|day|month] [--output chart|table|json]
 
 Prints the workspace's token usage between --from and --to, in total and
-per period. Times are RFC 3339 ("2026-02-01T00:00:00Z") or a date
+per period: on a terminal as a bar chart (one bar per period, a dot for a
+period with no use, the totals under it), elsewhere or with --json as the
+API's JSON; --output table prints the figures as a table. Times are RFC 3339 ("2026-02-01T00:00:00Z") or a date
 ("2026-02-01", midnight UTC); without them the API chooses (the current
 period and those before it). --agent restricts it to one agent.
 Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
@@ -19,7 +21,7 @@ Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
 
 func runUsage(c *cli, args []string) int {
 	fs := newFlagSet("usage")
-	output := outputFlag(fs)
+	out := addOutputFlags(fs, "chart", "table")
 	from := fs.String("from", "", "start of the span, RFC 3339 or YYYY-MM-DD")
 	to := fs.String("to", "", "end of the span, RFC 3339 or YYYY-MM-DD")
 	agent := fs.String("agent", "", "only this agent's usage (agent `ID`)")
@@ -27,7 +29,8 @@ func runUsage(c *cli, args []string) int {
 	if _, code, ok := c.parse(fs, usageUsage, args, nil, 0); !ok {
 		return code
 	}
-	if err := checkOutput(*output); err != nil {
+	format, err := out.format(c)
+	if err != nil {
 		return c.usageError(fs, err)
 	}
 	opts := &botonom.UsageOptions{AgentID: *agent, Granularity: botonom.Granularity(*granularity)}
@@ -36,22 +39,24 @@ func runUsage(c *cli, args []string) int {
 	default:
 		return c.usageError(fs, fmt.Errorf("--granularity %q: want hour, day or month", *granularity))
 	}
-	var err error
 	if opts.From, err = parseTime("--from", *from); err != nil {
 		return c.usageError(fs, err)
 	}
 	if opts.To, err = parseTime("--to", *to); err != nil {
 		return c.usageError(fs, err)
 	}
-	return c.withClient(func(client *botonom.Client) error {
+	return c.withClient(fs, func(client *botonom.Client) error {
 		ctx, cancel := contextWithTimeout(c, apiTimeout)
 		defer cancel()
 		usage, _, err := client.Analytics.Usage(ctx, opts)
 		if err != nil {
 			return err
 		}
-		if *output == "json" {
+		switch format {
+		case "json":
 			return writeJSON(c.stdout, usage)
+		case "chart":
+			return writeChart(c.stdout, usage, c.width(), c.colour())
 		}
 		row := func(label string, u botonom.UsageCounts) []string {
 			return []string{label, itoa(u.Requests), itoa(u.InputTokens), itoa(u.OutputTokens), itoa(u.TotalTokens)}
@@ -61,7 +66,7 @@ func runUsage(c *cli, args []string) int {
 			rows = append(rows, row(p.PeriodStart.UTC().Format(time.RFC3339), p.UsageCounts))
 		}
 		rows = append(rows, row("TOTAL", usage.Total))
-		return writeTable(c.stdout, []string{"PERIOD START", "REQUESTS", "INPUT TOKENS", "OUTPUT TOKENS", "TOTAL TOKENS"}, rows)
+		return table{header: []string{"PERIOD START", "REQUESTS", "INPUT TOKENS", "OUTPUT TOKENS", "TOTAL TOKENS"}, rows: rows}.write(c.stdout, c.width(), c.colour())
 	})
 }
 

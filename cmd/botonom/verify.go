@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	botonom "github.com/botonom/botonom-go"
@@ -28,7 +27,7 @@ The secret may come from BOTONOM_WEBHOOK_SECRET instead of --secret.
 
 func runVerify(c *cli, args []string) int {
 	fs := newFlagSet("verify")
-	secret := fs.String("secret", os.Getenv("BOTONOM_WEBHOOK_SECRET"), "the webhook `secret` (default $BOTONOM_WEBHOOK_SECRET)")
+	secretValue := secretFlag(fs, "the webhook `secret`", "")
 	header := fs.String("header", "", "the X-Botonom-Signature `value` of the delivery")
 	tolerance := fs.Duration("tolerance", botonom.DefaultSignatureTolerance, "how far the signature's timestamp may be from now")
 	noTimestamp := fs.Bool("no-timestamp-check", false, "accept a valid signature however old (for stored deliveries)")
@@ -36,6 +35,7 @@ func runVerify(c *cli, args []string) int {
 	if !ok {
 		return code
 	}
+	secret := resolveSecret(*secretValue, "")
 	value := strings.TrimSpace(*header)
 	if name, rest, found := strings.Cut(value, ":"); found && strings.EqualFold(strings.TrimSpace(name), botonom.SignatureHeader) {
 		value = strings.TrimSpace(rest)
@@ -43,7 +43,7 @@ func runVerify(c *cli, args []string) int {
 	switch {
 	case value == "":
 		return c.usageError(fs, errors.New("--header is required"))
-	case *secret == "":
+	case secret == "":
 		return c.usageError(fs, errors.New("--secret (or BOTONOM_WEBHOOK_SECRET) is required"))
 	case *noTimestamp && isSet(fs, "tolerance"):
 		return c.usageError(fs, errors.New("--tolerance and --no-timestamp-check contradict each other"))
@@ -63,7 +63,7 @@ func runVerify(c *cli, args []string) int {
 	if *noTimestamp {
 		opt = botonom.WithoutTimestampCheck()
 	}
-	ev, err := botonom.ConstructEvent(body, value, *secret, opt)
+	ev, err := botonom.ConstructEvent(body, value, secret, opt)
 	if err == nil {
 		fmt.Fprintf(c.stdout, "signature valid (event %s, type %s)\n", ev.ID, ev.Type)
 		return exitOK
