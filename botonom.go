@@ -49,7 +49,8 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxIdleConnsPerHost is how many keep-alive connections the
 	// default transport keeps to the API: 256, enough for a busy service
-	// sharing one Client without churning TCP connections.
+	// without churning TCP connections. The default transport is the
+	// process's one, shared by every client made without WithHTTPClient.
 	DefaultMaxIdleConnsPerHost = 256
 )
 
@@ -60,7 +61,8 @@ const (
 )
 
 // Client talks to the Botonom API. Build one with NewClient at start-up and
-// share it: it is safe for concurrent use by many goroutines.
+// share it: it is safe for concurrent use by many goroutines. For many API
+// tokens (one per workspace), make one client per token with WithToken.
 //
 // Printing a Client (%v, %+v, %#v) never shows its token.
 type Client struct {
@@ -122,17 +124,18 @@ var defaultUserAgent = fmt.Sprintf("botonom-go/%s (%s; %s/%s)", Version, runtime
 // API token). It fails on a bad option, and on an empty token or one with
 // white space inside with an error that matches ErrInvalidArgument, like
 // every refusal before sending.
+//
+// Clients made without WithHTTPClient share the process's one connection
+// pool, whatever their token: making a client opens nothing and starts no
+// goroutine, and dropping one leaves nothing open. For many tokens with one
+// configuration, see WithToken.
 func NewClient(token string, opts ...Option) (*Client, error) {
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return nil, invalidArgf("NewClient: empty API token")
+	auth, err := authorization("NewClient", token)
+	if err != nil {
+		return nil, err
 	}
-	if strings.ContainsAny(token, "\r\n\t ") {
-		return nil, invalidArgf("NewClient: API token contains white space")
-	}
-	bearer := "Bearer " + token
 	cfg := &config{
-		authorization:   func() string { return bearer },
+		authorization:   auth,
 		baseURL:         DefaultBaseURL,
 		userAgent:       defaultUserAgent,
 		maxRetries:      DefaultMaxRetries,
@@ -146,13 +149,69 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if err := applyOptions(cfg, opts, "NewClient"); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, state: &rateState{}, budget: newRetryBudget(), sleep: sleepFor}
+	return newClient(cfg, newRetryBudget(), sleepFor), nil
+}
+
+// WithToken returns a client for another API token — another workspace's,
+// say — that shares everything else with c: the base URL, every option
+// and middleware, the connection pool (the process's, or c's WithHTTPClient)
+// and the retry budget, which bounds retries while the API is failing for
+// every token alike. What belongs to a token is the new client's own: the
+// token, the rate-limit state (Rate, and the hold before sending while the
+// limit is spent), and the Limiter — c's is not inherited, since it paces
+// c's token; give the new token's in opts (WithLimiter). opts apply over
+// c's options, as NewClient applies its own; c is unchanged.
+//
+// It refuses an empty token, or one with white space inside, as NewClient
+// does, with an error that matches ErrInvalidArgument.
+//
+// NewClient makes a client configured on its own; WithToken serves many
+// tokens with one configuration: build one client at start-up with the
+// options every workspace shares, then one per token from it. Keep the
+// client of a token for as long as the token is in use (a map keyed by
+// workspace), rather than one per request: its rate-limit state lives in
+// it, so a client made per request cannot hold back a call while its
+// token's limit is spent. A client made per request costs little and
+// leaks nothing, though.
+func (c *Client) WithToken(token string, opts ...Option) (*Client, error) {
+	if c == nil || c.cfg == nil {
+		return nil, invalidArgf("WithToken: nil Client")
+	}
+	auth, err := authorization("WithToken", token)
+	if err != nil {
+		return nil, err
+	}
+	cfg := c.cfg.clone()
+	cfg.authorization, cfg.limiter = auth, nil
+	if err := applyOptions(cfg, opts, "WithToken"); err != nil {
+		return nil, err
+	}
+	return newClient(cfg, c.budget, c.sleep), nil
+}
+
+// authorization checks an API token and returns the func that gives its
+// Authorization header value (see config.authorization).
+func authorization(where, token string) (func() string, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, invalidArgf("%s: empty API token", where)
+	}
+	if strings.ContainsAny(token, "\r\n\t ") {
+		return nil, invalidArgf("%s: API token contains white space", where)
+	}
+	bearer := "Bearer " + token
+	return func() string { return bearer }, nil
+}
+
+// newClient makes a client of cfg with a rate-limit state of its own.
+func newClient(cfg *config, budget *retryBudget, sleep func(context.Context, time.Duration) error) *Client {
+	c := &Client{cfg: cfg, state: &rateState{}, budget: budget, sleep: sleep}
 	c.hc = c.newRetryableClient()
 	c.common.client = c
 	c.Agents = (*AgentsService)(&c.common)
 	c.Webhooks = (*WebhooksService)(&c.common)
 	c.Analytics = (*AnalyticsService)(&c.common)
-	return c, nil
+	return c
 }
 
 // localAPIHint ends an error about the environment's settings: how to get

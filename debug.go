@@ -30,9 +30,11 @@ const debugSlack = 1 << 10
 // that sends it again, and the answer (status, headers, body up to the
 // same bound) or the transport error. Nothing secret is written:
 // Authorization shows as "Bearer btm_sk_…" and the token's last 4
-// characters, in the curl line too (put the token back to run it); the
-// secret of a webhook registration and any "whsec_…" value show as
-// "whsec_…"; Proxy-Authorization, Cookie and Set-Cookie as "…".
+// characters (the curl line reads it from $BOTONOM_API_TOKEN, so that it
+// runs as is); the client's token anywhere else likewise, and no 8
+// characters in a row of it show, even of a copy that a body's bound
+// cuts; the secret of a webhook registration and any "whsec_…" value show
+// as "whsec_…"; Proxy-Authorization, Cookie and Set-Cookie as "…".
 //
 // It is a Middleware (see WithMiddleware): it sees each attempt as the
 // middleware given before it leave it, so give it last to see exactly what
@@ -119,7 +121,7 @@ func (d *debugAttempt) captureRequest(req *http.Request) *http.Request {
 	if scheme, token, ok := strings.Cut(headerValue(req.Header, "Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		d.token = strings.TrimSpace(token)
 	}
-	d.method, d.url = req.Method, d.mask(req.URL.String())
+	d.method, d.url = hideToken(req.Method, d.token), d.mask(req.URL.String())
 	d.reqHeader = d.headers(req.Header)
 	if req.Body != nil && req.Body != http.NoBody {
 		if req.GetBody != nil {
@@ -142,7 +144,7 @@ func (d *debugAttempt) captureRequest(req *http.Request) *http.Request {
 // captureResponse records resp, masked, and puts back what it read of the
 // body.
 func (d *debugAttempt) captureResponse(resp *http.Response) {
-	d.status = resp.Status
+	d.status = hideToken(resp.Status, d.token)
 	if d.status == "" {
 		d.status = strconv.Itoa(resp.StatusCode)
 	}
@@ -177,7 +179,7 @@ func (d *debugAttempt) peek(body io.ReadCloser, length int64) (debugBody, io.Rea
 		rest = errReader{err}
 	}
 	b := debugBody{length: length, shown: n}
-	text := d.mask(strings.ToValidUTF8(string(buf), "\uFFFD"))
+	text := strings.ToValidUTF8(d.mask(string(buf)), "\uFFFD")
 	if n > DefaultDebugBodyBytes {
 		cut := min(DefaultDebugBodyBytes, len(text))
 		for cut > 0 && cut < len(text) && !utf8.RuneStart(text[cut]) {
@@ -214,12 +216,58 @@ var (
 // mask hides every secret in s: the client's token, other API tokens,
 // webhook secrets.
 func (d *debugAttempt) mask(s string) string {
-	if len(d.token) >= 4 { // a shorter one would mask every match of a few letters
-		s = strings.ReplaceAll(s, d.token, maskToken(d.token))
-	}
+	s = hideToken(s, d.token)
 	s = debugTokenRE.ReplaceAllStringFunc(s, maskToken)
 	s = debugJSONSecretRE.ReplaceAllString(s, `$1"${2}…"`) // a webhook secret keeps its prefix
 	return debugWhsecRE.ReplaceAllLiteralString(s, "whsec_…")
+}
+
+// tokenRun is the shortest run of the client's token's characters that
+// the debug view hides wherever it shows, whatever is around it.
+const tokenRun = 8
+
+// hideToken hides token in s: each whole copy as maskToken shows it, and
+// any other run of tokenRun or more of its characters — a copy cut short
+// by the end of what was read of a body, or cut anywhere else — as "…".
+// What stays shown of a copy (the "btm_sk_" prefix, the last 4
+// characters) is always next to the "…", so no run of tokenRun of the
+// token's characters shows, whatever the token's shape. A token shorter
+// than tokenRun is hidden where a whole copy shows (from 4 characters: a
+// shorter one would hide every match of a few letters).
+func hideToken(s, token string) string {
+	if len(token) < tokenRun {
+		if len(token) >= 4 {
+			s = strings.ReplaceAll(s, token, maskToken(token))
+		}
+		return s
+	}
+	var b strings.Builder
+	shown := 0 // s[:shown] is in b
+	for i := 0; i+tokenRun <= len(s); i++ {
+		if !strings.Contains(token, s[i:i+tokenRun]) {
+			continue
+		}
+		// A run starts at i: it goes on while the next window of
+		// tokenRun characters overlapping it is also the token's.
+		end := i + tokenRun
+		for j := i + 1; j < end && j+tokenRun <= len(s); j++ {
+			if strings.Contains(token, s[j:j+tokenRun]) {
+				end = j + tokenRun
+			}
+		}
+		b.WriteString(s[shown:i])
+		if s[i:end] == token {
+			b.WriteString(maskToken(token))
+		} else {
+			b.WriteString("…")
+		}
+		shown, i = end, end-1
+	}
+	if shown == 0 {
+		return s
+	}
+	b.WriteString(s[shown:])
+	return b.String()
 }
 
 // maskToken shows an API token as its "btm_sk_" prefix, if it has it, and
@@ -258,24 +306,30 @@ func (d *debugAttempt) headers(h http.Header) []headerLine {
 			default:
 				v = d.mask(v)
 			}
-			lines = append(lines, headerLine{k, v})
+			lines = append(lines, headerLine{hideToken(k, d.token), v})
 		}
 	}
 	return lines
 }
 
 // curlLine is a curl command that sends req again, masked like the rest;
-// the User-Agent is curl's own, and Content-Length curl's to set.
+// the User-Agent is curl's own, and Content-Length curl's to set. A
+// bearer token is read from $BOTONOM_API_TOKEN, so the line runs as is.
 func (d *debugAttempt) curlLine(req *http.Request) string {
 	var b strings.Builder
 	b.WriteString("curl -X ")
-	b.WriteString(req.Method)
+	b.WriteString(d.method)
 	b.WriteString(" ")
 	b.WriteString(shellQuote(d.url))
 	for _, h := range d.reqHeader {
 		switch http.CanonicalHeaderKey(h.key) {
 		case "User-Agent", "Content-Length", "Host":
 			continue
+		case "Authorization":
+			if scheme, _, _ := strings.Cut(h.value, " "); strings.EqualFold(scheme, "Bearer") {
+				b.WriteString(` -H "Authorization: Bearer $BOTONOM_API_TOKEN"`)
+				continue
+			}
 		}
 		b.WriteString(" -H ")
 		b.WriteString(shellQuote(h.key + ": " + h.value))

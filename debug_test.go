@@ -9,8 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
@@ -23,6 +28,10 @@ import (
 
 // maskedToken is botonomtest.Token as the debug view shows it.
 const maskedToken = "Bearer btm_sk_…test"
+
+// curlAuthorization is the curl line's Authorization: the token from the
+// environment.
+const curlAuthorization = `"Authorization: Bearer $BOTONOM_API_TOKEN"`
 
 // has fails t unless out contains s, without printing all of out.
 func has(t *testing.T, out, s string, msgAndArgs ...any) {
@@ -129,7 +138,7 @@ func TestWithDebug_EveryEndpointShowsNoSecret(t *testing.T) {
 	has(t, got, `"secret":"whsec_…"`)
 	has(t, got, `"secret":"…"`)
 	has(t, got, "my secret is whsec_…")
-	has(t, got, "curl -X POST '"+srv.URL()+"webhooks' -H 'Accept: application/json' -H 'Authorization: "+maskedToken+"'")
+	has(t, got, "curl -X POST '"+srv.URL()+"webhooks' -H 'Accept: application/json' -H "+curlAuthorization)
 	has(t, got, "< 200 OK\n")
 	has(t, got, "< 201 Created\n")
 	has(t, got, `"name":"Reservations"`, "the answer's body")
@@ -200,9 +209,11 @@ func TestWithDebug_ErrorsShowNoSecret(t *testing.T) {
 	_, _, err = c.Agents.Get(ctx, "agt_missing")
 	require.ErrorIs(t, err, botonom.ErrNotFound)
 	// On a new connection: net/http itself resends a request with an
-	// Idempotency-Key on a reused connection closed before an answer.
-	srv.ResetConnectionNext(1)
-	_, _, err = srv.Client(botonom.WithDebug(&out), botonom.WithMaxRetries(0)).
+	// Idempotency-Key on a reused connection closed before an answer (and
+	// clients share their connections), so to a server of its own.
+	fresh := botonomtest.NewServer(t)
+	fresh.ResetConnectionNext(1)
+	_, _, err = fresh.Client(botonom.WithDebug(&out), botonom.WithMaxRetries(0)).
 		Agents.SendMessage(ctx, botonomtest.SampleAgentID, &botonom.SendMessageRequest{Content: "hi"})
 	require.Error(t, err)
 
@@ -305,8 +316,46 @@ func TestWithDebug_CurlLineQuotes(t *testing.T) {
 		&botonom.SendMessageRequest{Content: "it's"}, botonom.WithIdempotencyKey("key-1"))
 	require.NoError(t, err)
 	curl := regexp.MustCompile(`(?m)^curl .*$`).FindString(out.String())
-	assert.Equal(t, "curl -X POST '"+srv.URL()+"agents/agt_abc123/message' -H 'Accept: application/json' -H 'Authorization: "+maskedToken+
-		"' -H 'Content-Type: application/json' -H 'Idempotency-Key: key-1' -H 'X-Botonom-Retry-Count: 0' --data-raw '{\"content\":\"it'\\''s\"}'", curl)
+	assert.Equal(t, "curl -X POST '"+srv.URL()+"agents/agt_abc123/message' -H 'Accept: application/json' -H "+curlAuthorization+
+		" -H 'Content-Type: application/json' -H 'Idempotency-Key: key-1' -H 'X-Botonom-Retry-Count: 0' --data-raw '{\"content\":\"it'\\''s\"}'", curl)
+}
+
+// The curl line runs as shown, in a shell with BOTONOM_API_TOKEN set: it
+// sends the request again, token, key and body included.
+func TestWithDebug_CurlLineRunsAsIs(t *testing.T) {
+	curlPath, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("no curl")
+	}
+	type seen struct{ method, path, auth, key, body string }
+	var mu sync.Mutex
+	var got []seen
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, seen{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Idempotency-Key"), string(body)})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"id":"msg_1","status":"queued","agent_id":"agt_1","created_at":"2026-02-18T14:30:00Z"}`)
+	}))
+	t.Cleanup(api.Close)
+	var out bytes.Buffer
+	c, err := botonom.NewClient(botonomtest.Token, botonom.WithBaseURL(api.URL), botonom.WithDebug(&out))
+	require.NoError(t, err)
+	_, _, err = c.Agents.SendMessage(context.Background(), "agt_1", &botonom.SendMessageRequest{Content: `it's "$HOME" \ ok`})
+	require.NoError(t, err)
+	line := regexp.MustCompile(`(?m)^curl .*$`).FindString(out.String())
+	require.NotEmpty(t, line)
+	cmd := exec.Command("sh", "-c", line+" -s -o /dev/null")
+	cmd.Env = append(os.Environ(), "BOTONOM_API_TOKEN="+botonomtest.Token, "PATH="+filepath.Dir(curlPath))
+	res, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s\n%s", line, res)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 2)
+	assert.Equal(t, got[0], got[1], "the curl line sends the request again")
+	assert.Equal(t, "Bearer "+botonomtest.Token, got[1].auth)
 }
 
 // BenchmarkWithDebug is the price of the debug view on SendMessage: "off"
@@ -379,7 +428,7 @@ func ExampleWithDebug() {
 	// > X-Botonom-Retry-Count: 0
 	// >
 	// {"url":"https://example.com/hook","events":["agent.task.completed"],"secret":"whsec_…"}
-	// curl -X POST 'https://api.botonom.com/v1/webhooks' -H 'Accept: application/json' -H 'Authorization: Bearer btm_sk_…cdef' -H 'Content-Type: application/json' -H 'Idempotency-Key: register-hook-1' -H 'X-Botonom-Retry-Count: 0' --data-raw '{"url":"https://example.com/hook","events":["agent.task.completed"],"secret":"whsec_…"}'
+	// curl -X POST 'https://api.botonom.com/v1/webhooks' -H 'Accept: application/json' -H "Authorization: Bearer $BOTONOM_API_TOKEN" -H 'Content-Type: application/json' -H 'Idempotency-Key: register-hook-1' -H 'X-Botonom-Retry-Count: 0' --data-raw '{"url":"https://example.com/hook","events":["agent.task.completed"],"secret":"whsec_…"}'
 	// < 201 Created
 	// < Content-Type: application/json
 	// < X-Request-Id: req_1
@@ -444,6 +493,31 @@ func TestWithDebug_MasksTheClientsOwnToken(t *testing.T) {
 	has(t, got, "> Authorization: Bearer …cdef")
 	has(t, got, "< X-Echo: Bearer …cdef")
 	has(t, got, "unknown token …cdef")
+}
+
+// A token without the "btm_sk_" prefix, echoed many times in an answer:
+// whatever the offset of its copies, the debug view shows no 8 characters
+// in a row of it (a copy cut short by what is read of the body included).
+func TestWithDebug_NoRunOfTheTokenInABodyOfCopies(t *testing.T) {
+	const token = "Zx9qT_4rLm-8KpWvB2nYc6DsFh0JgUe3ViXoA7MbNtQ1"
+	var shift atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = io.WriteString(w, strings.Repeat(".", int(shift.Add(1)))+strings.Repeat(token+",", 300))
+	}))
+	t.Cleanup(api.Close)
+	var out bytes.Buffer
+	c, err := botonom.NewClient(token, botonom.WithBaseURL(api.URL), botonom.WithDebug(&out), botonom.WithMaxRetries(0))
+	require.NoError(t, err)
+	for range len(token) + 1 {
+		_, _, err = c.Agents.Get(context.Background(), "agt_1")
+		require.Error(t, err)
+	}
+	got := out.String()
+	has(t, got, "…NtQ1,…NtQ1,")
+	for i := 0; i+8 <= len(token); i++ {
+		hasNot(t, got, token[i:i+8])
+	}
 }
 
 // A body cut at the bound is cut before a character, never inside one.

@@ -525,14 +525,16 @@ func (s *MemoryDedupStore) remove(e *dedupEntry) {
 // claim), ending at a deadline before the claim's lease does. Its timer starts only when
 // something waits on it (Done, or a context derived from it): a fn that
 // never does — most quick handlers — costs no timer. Err reports the
-// deadline either way.
+// deadline either way. Once fn has returned (stop), it is done: a fn that
+// kept it and waits on it afterwards finds it canceled, and starts no timer.
 type leaseContext struct {
 	context.Context // the parent
 	deadline        time.Time
 
-	mu     sync.Mutex
-	timed  context.Context // the parent with the deadline, once asked for
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	timed   context.Context // the parent with the deadline, once asked for
+	cancel  context.CancelFunc
+	stopped bool // fn has returned
 }
 
 func (c *leaseContext) Deadline() (time.Time, bool) {
@@ -546,8 +548,11 @@ func (c *leaseContext) Done() <-chan struct{} { return c.start().Done() }
 
 func (c *leaseContext) Err() error {
 	c.mu.Lock()
-	timed := c.timed
+	timed, stopped := c.timed, c.stopped
 	c.mu.Unlock()
+	if timed == nil && stopped {
+		timed = c.start()
+	}
 	if timed != nil {
 		return timed.Err()
 	}
@@ -582,14 +587,18 @@ func (c *leaseContext) start() context.Context {
 	defer c.mu.Unlock()
 	if c.timed == nil {
 		c.timed, c.cancel = context.WithDeadline(c.Context, c.deadline)
+		if c.stopped {
+			c.cancel() // asked for after fn returned: done at once, its timer stopped
+		}
 	}
 	return c.timed
 }
 
-// stop releases the timer, if one was started.
+// stop ends c when fn has returned, releasing the timer if one was started.
 func (c *leaseContext) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.stopped = true
 	if c.cancel != nil {
 		c.cancel()
 	}

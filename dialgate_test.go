@@ -64,13 +64,11 @@ func (s *tlsServer) protoCounts() map[string]int64 {
 	return m
 }
 
-// defaultTransportOf is the *http.Transport behind c's dialGate: the SDK's
-// default transport, before any request.
+// defaultTransportOf is the *http.Transport behind c's dialGate: a default
+// transport of c's own (ownDefaultTransport), for the test to change.
 func defaultTransportOf(t testing.TB, c *Client) *http.Transport {
 	t.Helper()
-	g, ok := c.hc.HTTPClient.Transport.(*transport).next().(*dialGate)
-	require.True(t, ok, "the default transport is behind a dialGate")
-	return g.next.(*http.Transport)
+	return ownDefaultTransport(t, c).next.(*http.Transport)
 }
 
 // tlsClient is a client with the SDK's default transport, trusting srv's

@@ -334,3 +334,22 @@ func ExampleWithDeliveryTrace() {
 	// 401 refused - botonom: webhook signature mismatch
 	// map[duplicate:1 processed:1 refused:1]
 }
+
+// A platform serving many workspaces builds one client with the options
+// they all share, then one per workspace token from it, kept while the
+// workspace is connected: they share one connection pool, never a rate
+// limit.
+func ExampleClient_WithToken() {
+	base, err := botonom.NewClient("btm_sk_platform", botonom.WithUserAgent("platform/1.0"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	clients := map[string]*botonom.Client{} // by workspace, guarded by a mutex in a real service
+	for id, token := range map[string]string{"ws_1": "btm_sk_first", "ws_2": "btm_sk_second"} {
+		if clients[id], err = base.WithToken(token); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(len(clients), clients["ws_1"].BaseURL() == base.BaseURL())
+	// Output: 2 true
+}

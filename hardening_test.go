@@ -15,18 +15,12 @@ import (
 	"github.com/botonom/botonom-go/internal/faultnet"
 )
 
-// sdkTransport returns the *http.Transport under the client's own
-// transport (no WithHTTPClient), and the SDK's transport around it.
+// sdkTransport returns the *http.Transport under the client's default
+// transport (no WithHTTPClient), one of its own for the test to change
+// (ownDefaultTransport), and the SDK's transport around it.
 func sdkTransport(t *testing.T, c *Client) (*http.Transport, *transport) {
 	t.Helper()
-	tr := c.hc.HTTPClient.Transport.(*transport)
-	next := tr.next()
-	if g, ok := next.(*dialGate); ok {
-		next = g.next
-	}
-	ht, ok := next.(*http.Transport)
-	require.True(t, ok, "the SDK's own transport")
-	return ht, tr
+	return defaultTransportOf(t, c), c.hc.HTTPClient.Transport.(*transport)
 }
 
 func TestTimeout_DefaultBoundsAServerThatNeverAnswers(t *testing.T) {

@@ -341,15 +341,22 @@ func (c *Client) callConfig(op string, opts []Option) (*config, error) {
 	if len(opts) == 0 {
 		return c.cfg, nil
 	}
-	cfg := *c.cfg
+	cfg := c.cfg.clone()
 	cfg.perCall = true
-	// Clipped, so that the call's appends copy rather than write into the
-	// client's arrays, which other calls share.
-	cfg.headers = slices.Clip(cfg.headers)
-	cfg.middleware = slices.Clip(cfg.middleware)
-	cfg.traces = slices.Clip(cfg.traces)
-	if err := applyOptions(&cfg, opts, op); err != nil {
+	if err := applyOptions(cfg, opts, op); err != nil {
 		return nil, err
 	}
-	return &cfg, nil
+	return cfg, nil
+}
+
+// clone returns a copy of cfg for options to be applied to (a call's, or
+// a client's made by WithToken). Its slices are clipped, so that the
+// copy's appends copy rather than write into cfg's arrays, which other
+// calls and clients share.
+func (cfg *config) clone() *config {
+	cp := *cfg
+	cp.headers = slices.Clip(cp.headers)
+	cp.middleware = slices.Clip(cp.middleware)
+	cp.traces = slices.Clip(cp.traces)
+	return &cp
 }

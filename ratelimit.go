@@ -103,7 +103,10 @@ func serverWait(resp *http.Response, now time.Time) (time.Duration, WaitReason) 
 	return 0, ""
 }
 
-// rateState is the client-wide rate-limit state, shared by all goroutines.
+// rateState is a client's rate-limit state, shared by its goroutines. It
+// belongs to the client's token: every client has its own (one made by
+// WithToken too), so a token whose limit is spent never holds back
+// another's calls, though their clients share a connection pool.
 type rateState struct {
 	mu   sync.Mutex
 	rate Rate

@@ -100,9 +100,8 @@ func checkRedirect(req *http.Request, via []*http.Request, policy func(*http.Req
 }
 
 // nextTransport is the transport requests finally go through: the caller's
-// (read at each request, so it may be swapped, e.g. by httpmock), or a
-// clone of http.DefaultTransport sized for a busy service, behind a
-// dialGate so that a burst of first calls opens one HTTP/2 connection.
+// (read at each request, so it may be swapped, e.g. by httpmock), or the
+// one the process shares (sharedTransport).
 func (c *Client) nextTransport() func() http.RoundTripper {
 	if hc := c.cfg.httpClient; hc != nil {
 		return func() http.RoundTripper {
@@ -112,6 +111,21 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 			return http.DefaultTransport
 		}
 	}
+	return sharedTransport
+}
+
+// sharedTransport is the transport of every client made without
+// WithHTTPClient, made once, at the first request of the first of them: a
+// clone of http.DefaultTransport sized for a busy service, behind a
+// dialGate so that a burst of first calls opens one HTTP/2 connection.
+// Clients hold no pool of their own: a thousand of them, one per API
+// token, reuse the connections of one pool, and a client dropped leaves
+// nothing open behind it.
+var sharedTransport = sync.OnceValue(newDefaultTransport)
+
+// newDefaultTransport builds the SDK's default transport (see
+// sharedTransport).
+func newDefaultTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = DefaultMaxIdleConnsPerHost
 	t.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
@@ -126,8 +140,7 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 	// connection within http2PingAfter+http2PingTimeout (45 s), not kept in
 	// the pool with each call on it waiting DefaultTimeout.
 	t.HTTP2 = &http.HTTP2Config{SendPingTimeout: http2PingAfter, PingTimeout: http2PingTimeout}
-	g := newDialGate(t)
-	return func() http.RoundTripper { return g }
+	return newDialGate(t)
 }
 
 // The HTTP/2 health check of the SDK's transport: a ping after

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -459,5 +460,84 @@ func TestNewLimiter_TrimsTheTokenAsNewClientDoes(t *testing.T) {
 	}
 	if a.Key() != b.Key() {
 		t.Errorf("keys differ: %s and %s", a.Key(), b.Key())
+	}
+}
+
+// One Limiter per token, wired as the README shows (one client per
+// workspace, made from one base client): a workspace whose limit is spent
+// waits, another's calls go at once, all through one connection.
+func TestLimiter_OnePerWorkspaceClient(t *testing.T) {
+	var conns atomic.Int64
+	var mu sync.Mutex
+	calls := map[string]int{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.Header.Get("Authorization")]++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"agt_1"}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	rdb := newRedis(t)
+	prefix := uniquePrefix(t)
+	base, err := botonom.NewClient("btm_sk_platform", botonom.WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := &workspaces{base: base, rdb: rdb, limit: 1}
+	token := func(id string) string { return "btm_sk_" + prefix + id } // a Redis key of this run's own
+	client := func(id string) *botonom.Client {
+		t.Helper()
+		newLimiter(t, rdb, token(id), 1, time.Minute) // its key is the cache's Limiter's: deleted at the end
+		c, err := all.client(id, token(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := client("ws_a"), client("ws_b")
+	if again := client("ws_a"); again != a {
+		t.Error("a second request of ws_a got another client")
+	}
+	defer func() {
+		all.forget("ws_a")
+		if client("ws_a") == a {
+			t.Error("ws_a, disconnected and connected again, got its old client")
+		}
+	}()
+
+	ctx := context.Background()
+	if _, _, err := a.Agents.Get(ctx, "agt_1"); err != nil {
+		t.Fatalf("ws_a's first call: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, _, err := a.Agents.Get(short, "agt_1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ws_a's second call = %v; want it held by its Limiter until the deadline", err)
+	}
+	start := time.Now()
+	if _, _, err := b.Agents.Get(ctx, "agt_1"); err != nil {
+		t.Fatalf("ws_b's call: %v", err)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Errorf("ws_b's call took %s; want no wait", took)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := calls["Bearer "+token("ws_a")]; got != 1 {
+		t.Errorf("ws_a sent %d requests; want 1", got)
+	}
+	if got := calls["Bearer "+token("ws_b")]; got != 1 {
+		t.Errorf("ws_b sent %d requests; want 1", got)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections; want 1, shared by every workspace's client", n)
 	}
 }

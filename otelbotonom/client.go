@@ -135,34 +135,10 @@ func newCallAttrs(call botonom.Call) *callAttrs {
 	}
 }
 
-// callContext is a call's context with its span, findable even when a
-// CallTrace after this one puts a span of its own in the context.
-type callContext struct {
-	context.Context
-	span trace.Span
-}
-
-type callContextKey struct{}
-
-func (c *callContext) Value(key any) any {
-	if _, ok := key.(callContextKey); ok {
-		return c
-	}
-	return c.Context.Value(key)
-}
-
-// callSpan is the span startCall made for the call of ctx.
-func callSpan(ctx context.Context) trace.Span {
-	if c, ok := ctx.Value(callContextKey{}).(*callContext); ok {
-		return c.span
-	}
-	return trace.SpanFromContext(ctx)
-}
-
 func (in *clientInstrumentation) startCall(ctx context.Context, call botonom.Call) context.Context {
 	a := in.callAttrs.get(call, newCallAttrs)
 	ctx, span := in.tracer.Start(ctx, a.name, a.start...)
-	return &callContext{Context: ctx, span: span}
+	return withOwnSpan(ctx, in, span)
 }
 
 // wait adds the wait as an event of the call's span, and counts it.
@@ -171,7 +147,7 @@ func (in *clientInstrumentation) wait(ctx context.Context, call botonom.Call, w 
 	if w.Cause != nil {
 		errType = errorType(w.Cause)
 	}
-	if span := callSpan(ctx); span.IsRecording() {
+	if span := ownSpan(ctx, in); span.IsRecording() {
 		attrs := []attribute.KeyValue{
 			keyWaitReason.String(string(w.Reason)),
 			keyWaitDuration.Float64(w.Duration.Seconds()),
@@ -218,7 +194,7 @@ func (in *clientInstrumentation) endCall(ctx context.Context, call botonom.Call,
 	if r.Err != nil {
 		errType = errorType(r.Err)
 	}
-	span := callSpan(ctx)
+	span := endOwnSpan(ctx, in)
 	if span.IsRecording() {
 		span.SetAttributes(keyAttempts.Int(r.Attempts))
 		if r.Waited > 0 {

@@ -723,3 +723,107 @@ func TestInstrument_LimiterWaitIsDatedWhenItBegan(t *testing.T) {
 		t.Errorf("the limiter event is %v before the attempt, want about the wait's %v", gap, d)
 	}
 }
+
+// open returns the names of the spans tel saw start and not end.
+func (tel *telemetry) open() []string {
+	var names []string
+	for _, s := range tel.spans.Started() {
+		if s.EndTime().IsZero() {
+			names = append(names, s.Name())
+		}
+	}
+	return names
+}
+
+// Instrument given twice to one call — the same Option to the client and
+// to the call, or two of them — draws two call spans, and both end, each
+// with the call's result; so does a call made inside another call's
+// attempt, under its context.
+func TestInstrument_TwiceOnOneCallEndsBothCallSpans(t *testing.T) {
+	const name = "botonom agents.get"
+	t.Run("the same Option on the client and the call", func(t *testing.T) {
+		tel := newTelemetry(t)
+		srv := botonomtest.NewServer(t)
+		instrument := tel.instrument()
+		client := srv.Client(instrument)
+		if _, _, err := client.Agents.Get(context.Background(), botonomtest.SampleAgentID, instrument); err != nil {
+			t.Fatal(err)
+		}
+		if open := tel.open(); len(open) != 0 {
+			t.Fatalf("spans left open: %v", open)
+		}
+		calls := byName(tel.ended(), name)
+		if len(calls) != 2 || calls[1].Parent().SpanID() != calls[0].SpanContext().SpanID() && calls[0].Parent().SpanID() != calls[1].SpanContext().SpanID() {
+			t.Fatalf("call spans %v, want 2, one inside the other", spanNames(tel.ended()))
+		}
+		for _, c := range calls {
+			wantAttrs(t, "call span", attrs(c.Attributes()), map[string]string{"botonom.attempts": "1", "http.response.status_code": "200"})
+		}
+	})
+	t.Run("two Instruments", func(t *testing.T) {
+		tel, tel2 := newTelemetry(t), newTelemetry(t)
+		srv := botonomtest.NewServer(t)
+		client := srv.Client(tel.instrument())
+		if _, _, err := client.Agents.Get(context.Background(), botonomtest.SampleAgentID, tel2.instrument()); err != nil {
+			t.Fatal(err)
+		}
+		for i, tel := range []*telemetry{tel, tel2} {
+			if open := tel.open(); len(open) != 0 {
+				t.Errorf("Instrument %d: spans left open: %v", i, open)
+			}
+			if calls := byName(tel.ended(), name); len(calls) != 1 {
+				t.Errorf("Instrument %d: %d call spans ended, want 1", i, len(calls))
+			} else {
+				wantAttrs(t, "call span", attrs(calls[0].Attributes()), map[string]string{"botonom.attempts": "1"})
+			}
+		}
+	})
+	t.Run("a call inside another's attempt", func(t *testing.T) {
+		tel := newTelemetry(t)
+		srv := botonomtest.NewServer(t)
+		var client *botonom.Client
+		nested := botonom.WithMiddleware(func(req *http.Request, next botonom.MiddlewareNext) (*http.Response, error) {
+			if _, _, err := client.Agents.List(req.Context(), nil); err != nil {
+				return nil, err
+			}
+			return next(req)
+		})
+		client = srv.Client(tel.instrument())
+		if _, _, err := client.Agents.Get(context.Background(), botonomtest.SampleAgentID, nested); err != nil {
+			t.Fatal(err)
+		}
+		if open := tel.open(); len(open) != 0 {
+			t.Fatalf("spans left open: %v", open)
+		}
+		get, list := byName(tel.ended(), name), byName(tel.ended(), "botonom agents.list")
+		if len(get) != 1 || len(list) != 1 {
+			t.Fatalf("spans %v, want one get and one list", spanNames(tel.ended()))
+		}
+		if list[0].EndTime().After(get[0].EndTime()) {
+			t.Errorf("the inner call's span ended after the outer's")
+		}
+	})
+}
+
+// botonom.client.rate_limit.remaining keeps the latest X-RateLimit-Remaining
+// that is a count: a negative or unreadable one records nothing.
+func TestInstrument_RateLimitGaugeIgnoresANegativeHeader(t *testing.T) {
+	tel := newTelemetry(t)
+	srv := scriptedAPI(t,
+		answer(http.StatusOK, agentJSON, "X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "7"),
+		answer(http.StatusOK, agentJSON, "X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "-3"),
+		answer(http.StatusOK, agentJSON, "X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "lots"))
+	client, err := botonom.NewClient("btm_sk_test", botonom.WithBaseURL(srv.URL), tel.instrument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, _, err := client.Agents.Get(context.Background(), "agt_abc123"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	remaining := tel.metric(t, "botonom.client.rate_limit.remaining").Data.(metricdata.Gauge[int64])
+	if len(remaining.DataPoints) != 1 || remaining.DataPoints[0].Value != 7 {
+		t.Fatalf("botonom.client.rate_limit.remaining %+v, want one point, 7", remaining.DataPoints)
+	}
+}

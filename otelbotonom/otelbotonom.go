@@ -105,7 +105,12 @@ func (c *config) meter() metric.Meter {
 // and the metrics listed in the package doc.
 //
 // The instruments are made once, here: give the same Option to every call
-// rather than calling Instrument for each. A bad option (a nil provider)
+// rather than calling Instrument for each, and give it once per call.
+// Given twice to one call (to the client and again to the call, the same
+// Option or two), each draws and ends its own spans and records its own
+// metrics: a call span inside the other, both ended with the call's
+// result (the same Option twice puts the waits' events on the inner one).
+// A bad option (a nil provider)
 // makes NewClient, or the call, fail with an error that matches
 // botonom.ErrInvalidArgument.
 func Instrument(opts ...Option) botonom.Option {

@@ -82,15 +82,17 @@ func (w *Webhooks) Option() botonom.HandlerOption {
 // carry.
 func (w *Webhooks) start(ctx context.Context, r *http.Request) context.Context {
 	ctx = w.propagators.Extract(ctx, propagation.HeaderCarrier(r.Header))
-	ctx, _ = w.tracer.Start(ctx, "botonom webhook",
+	ctx, span := w.tracer.Start(ctx, "botonom webhook",
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(methodAttr(r.Method), semconv.URLPath(r.URL.Path)))
-	return ctx
+	return withOwnSpan(ctx, w, span)
 }
 
-// end completes the delivery's span and counts the delivery.
+// end completes the delivery's span (the one start began, whatever a
+// DeliveryTrace after this one put in the context) and counts the
+// delivery.
 func (w *Webhooks) end(ctx context.Context, d botonom.Delivery) {
-	span := trace.SpanFromContext(ctx)
+	span := endOwnSpan(ctx, w)
 	outcome := keyDeliveryOutcome.String(string(d.Outcome))
 	attrs := []attribute.KeyValue{outcome}
 	counted := []attribute.KeyValue{outcome}

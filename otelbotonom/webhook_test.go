@@ -85,6 +85,17 @@ func newRealHandler(t *testing.T, wh *otelbotonom.Webhooks) *realHandler {
 	return h
 }
 
+// downStore is a de-duplication store that cannot be reached.
+type downStore struct{}
+
+var errStoreDown = errors.New("store down")
+
+func (downStore) Claim(context.Context, string, time.Duration) (botonom.DedupClaim, error) {
+	return botonom.DedupClaim{}, errStoreDown
+}
+func (downStore) Done(context.Context, string, string, time.Duration) error { return errStoreDown }
+func (downStore) Release(context.Context, string, string) error             { return errStoreDown }
+
 // Each delivery to the real handler, with de-duplication and ordering, is
 // a SERVER span with the outcome the handler reports; the event's id and
 // type only once the signature is verified; status Error on a 5xx only.
@@ -92,7 +103,7 @@ func TestWebhooks_SpanPerOutcome(t *testing.T) {
 	canceled := func(r *http.Request) *http.Request {
 		ctx, cancel := context.WithCancel(r.Context())
 		cancel()
-		return r.WithContext(ctx) // the memory store fails on a done context
+		return r.WithContext(ctx)
 	}
 	big := bytes.Repeat([]byte("x"), 2<<20)
 	tests := []struct {
@@ -113,7 +124,8 @@ func TestWebhooks_SpanPerOutcome(t *testing.T) {
 		{"stale", []*http.Request{delivery(statusBody("evt_new", 9), testSecret)}, delivery(statusBody("evt_old", 5), testSecret),
 			200, botonom.DeliveryStale, "evt_old", "-"},
 		{"in flight", nil, delivery(eventBody("evt_slow"), testSecret), 409, botonom.DeliveryInFlight, "evt_slow", "-"},
-		{"unavailable", nil, canceled(delivery(eventBody("evt_1"), testSecret)), 503, botonom.DeliveryUnavailable, "evt_1", "context canceled"},
+		{"unavailable", nil, delivery(eventBody("evt_1"), testSecret), 503, botonom.DeliveryUnavailable, "evt_1", "store down"},
+		{"refused: the sender hung up", nil, canceled(delivery(eventBody("evt_1"), testSecret)), 503, botonom.DeliveryRefused, "evt_1", "hung up"},
 		{"refused: forged", nil, delivery(eventBody("evt_forged"), "whsec_wrong"), 401, botonom.DeliveryRefused, "", "-"},
 		{"refused: not an event", nil, delivery([]byte(`["id","evt_1"]`), testSecret), 400, botonom.DeliveryRefused, "", "-"},
 		{"refused: not a POST", nil, httptest.NewRequest(http.MethodGet, "/botonom/webhook", nil), 405, botonom.DeliveryRefused, "", "-"},
@@ -125,7 +137,12 @@ func TestWebhooks_SpanPerOutcome(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tel := newTelemetry(t)
-			h := newRealHandler(t, newWebhooks(t, tel))
+			wh := newWebhooks(t, tel)
+			h := newRealHandler(t, wh)
+			if tt.outcome == botonom.DeliveryUnavailable {
+				h.Handler = botonom.WebhookHandler(testSecret, func(context.Context, *botonom.Event) error { return nil },
+					wh.Option(), botonom.WithDeduplication(downStore{}))
+			}
 			for _, r := range tt.before {
 				serve(h, r)
 			}
@@ -257,4 +274,37 @@ func TestNewWebhooks_BadInput(t *testing.T) {
 	if _, err := otelbotonom.NewWebhooks(otelbotonom.WithMeterProvider(nil)); err == nil || !strings.Contains(err.Error(), "WithMeterProvider: nil") {
 		t.Errorf("NewWebhooks(WithMeterProvider(nil)) error %v, want one naming the option", err)
 	}
+}
+
+// A DeliveryTrace given after the instrumentation that starts a span of
+// its own (and ends it in its End): the delivery's SERVER span still ends,
+// with the outcome, and the other span is left to its owner.
+func TestWebhooks_EndsItsOwnSpanUnderALaterTrace(t *testing.T) {
+	tel := newTelemetry(t)
+	wh := newWebhooks(t, tel)
+	user := &botonom.DeliveryTrace{
+		Start: func(ctx context.Context, _ *http.Request) context.Context {
+			ctx, _ = tel.tp.Tracer("user").Start(ctx, "user delivery")
+			return ctx
+		},
+		End: func(ctx context.Context, _ botonom.Delivery) { trace.SpanFromContext(ctx).End() },
+	}
+	h := botonom.WebhookHandler(testSecret, func(context.Context, *botonom.Event) error { return nil },
+		wh.Option(), botonom.WithDeliveryTrace(user))
+	if status := serve(h, delivery(eventBody("evt_1"), testSecret)); status != http.StatusOK {
+		t.Fatalf("answer %d", status)
+	}
+	if open := tel.open(); len(open) != 0 {
+		t.Fatalf("spans left open: %v", open)
+	}
+	spans := byName(tel.ended(), "botonom webhook")
+	if len(spans) != 1 {
+		t.Fatalf("%d delivery spans, want 1", len(spans))
+	}
+	wantAttrs(t, "delivery span", attrs(spans[0].Attributes()), map[string]string{"botonom.webhook.outcome": "processed", "botonom.event.id": "evt_1"})
+	userSpans := byName(tel.ended(), "user delivery")
+	if len(userSpans) != 1 {
+		t.Fatalf("%d user spans, want 1", len(userSpans))
+	}
+	wantAttrs(t, "user span", attrs(userSpans[0].Attributes()), nil, "botonom.webhook.outcome")
 }
