@@ -178,7 +178,7 @@ func showAttrs(kvs []attribute.KeyValue) string {
 	for _, k := range shown {
 		for _, kv := range kvs {
 			if kv.Key == k {
-				parts = append(parts, fmt.Sprintf("%s=%s", kv.Key, kv.Value.Emit()))
+				parts = append(parts, fmt.Sprintf("%s=%s", kv.Key, kv.Value.String()))
 			}
 		}
 	}
