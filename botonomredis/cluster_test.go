@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -224,7 +223,12 @@ func killNode(t *testing.T, rdb *redis.ClusterClient, key string, killReplica bo
 	if pid == 0 {
 		t.Fatalf("no process_id in INFO server of %s", victim.Options().Addr)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	// os.Process.Kill is SIGKILL on unix, and builds on every platform.
+	proc, err := os.FindProcess(pid)
+	if err == nil {
+		err = proc.Kill()
+	}
+	if err != nil {
 		t.Fatalf("kill %d (%s): %v", pid, victim.Options().Addr, err)
 	}
 	return replica
