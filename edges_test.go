@@ -1,0 +1,207 @@
+package botonom
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Edges of the transport every client shares: the body bound over
+// HTTP/2, the dial gate with many clients.
+
+// h2Server is a TLS server speaking HTTP/2 that counts its connections
+// and TLS handshakes; hold, while not nil, holds each handshake until it
+// is closed.
+type h2Server struct {
+	*httptest.Server
+	conns, handshakes atomic.Int64
+	hold              atomic.Pointer[chan struct{}]
+}
+
+func newH2Server(t *testing.T, hold chan struct{}, h http.HandlerFunc) *h2Server {
+	t.Helper()
+	s := &h2Server{}
+	s.hold.Store(&hold)
+	s.Server = httptest.NewUnstartedServer(h)
+	s.EnableHTTP2 = true
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		s.handshakes.Add(1)
+		if hold := *s.hold.Load(); hold != nil {
+			<-hold
+		}
+		return nil, nil
+	}}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// shareTransportWith makes a fresh default transport, trusting srv, the
+// one every client the test makes without WithHTTPClient shares.
+func shareTransportWith(t *testing.T, srv *httptest.Server) *dialGate {
+	t.Helper()
+	g := newDefaultTransport().(*dialGate)
+	g.next.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	t.Cleanup(g.CloseIdleConnections)
+	useSharedTransport(t, g)
+	return g
+}
+
+func TestSharedTransport_HasTheBoundsTheGateAndHealthChecks(t *testing.T) {
+	g, ok := sharedTransport().(*dialGate)
+	require.True(t, ok, "the shared transport is behind a dialGate")
+	ht := g.next.(*http.Transport)
+	assert.Equal(t, DefaultTimeout, ht.ResponseHeaderTimeout)
+	require.NotNil(t, ht.HTTP2, "HTTP/2 health checks")
+	assert.Equal(t, http2PingAfter, ht.HTTP2.SendPingTimeout)
+	assert.Equal(t, http2PingTimeout, ht.HTTP2.PingTimeout)
+	c, err := NewClient(benchToken)
+	require.NoError(t, err)
+	d, err := c.WithToken(otherToken)
+	require.NoError(t, err)
+	for _, cl := range []*Client{c, d} {
+		tr := cl.hc.HTTPClient.Transport.(*transport)
+		assert.Same(t, g, tr.next().(*dialGate), "one transport for every client")
+		assert.Equal(t, DefaultTimeout, tr.bodyTimeout, "the body bound")
+	}
+}
+
+// A body that stops after its headers, over HTTP/2 on the shared
+// transport: the bound resets that one stream; the connection, and the
+// calls of other clients on it, go on.
+func TestTimeout_BodyBoundOverHTTP2ResetsTheStreamOnly(t *testing.T) {
+	var stalled, reset atomic.Int64
+	entered := make(chan struct{}, 4)
+	srv := newH2Server(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			http.Error(w, "HTTP/2 only", http.StatusHTTPVersionNotSupported)
+			return
+		}
+		if r.URL.Path != "/v1/agents/stall" {
+			benchAnswer(w, http.StatusOK, benchAgentJSON)
+			return
+		}
+		stalled.Add(1)
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, `{"id":`)
+		w.(http.Flusher).Flush()
+		entered <- struct{}{}
+		select {
+		case <-r.Context().Done(): // the client reset the stream
+			reset.Add(1)
+		case <-time.After(5 * time.Second):
+		}
+	})
+	shareTransportWith(t, srv.Server)
+	c, err := NewClient(benchToken, WithBaseURL(srv.URL+"/v1/"), WithMaxRetries(1),
+		WithRetryWait(time.Millisecond, 2*time.Millisecond))
+	require.NoError(t, err)
+	other, err := c.WithToken(otherToken)
+	require.NoError(t, err)
+	c.hc.HTTPClient.Transport.(*transport).bodyTimeout = 200 * time.Millisecond // DefaultTimeout, scaled down
+
+	_, _, err = other.Agents.Get(context.Background(), benchAgentID)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, _, err := c.Agents.Get(context.Background(), "stall")
+		done <- err
+	}()
+	<-entered
+	for range 5 { // on the same connection, while the body stalls
+		_, _, err := other.Agents.Get(context.Background(), benchAgentID)
+		require.NoError(t, err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stalled body was not bounded over HTTP/2")
+	}
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "did not arrive whole")
+	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Equal(t, int64(2), stalled.Load(), "retried once, like a dropped connection")
+	require.Eventually(t, func() bool { return reset.Load() == 2 }, 2*time.Second, time.Millisecond,
+		"each stalled stream is reset, its handler released")
+	_, _, err = other.Agents.Get(context.Background(), benchAgentID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), srv.conns.Load(), "the connection outlives its stalled streams")
+}
+
+// Many clients, one per token, on the shared transport: a burst of their
+// first calls opens one connection; once it is gone, a burst of other
+// clients opens one again; a client whose context ends while it waits at
+// the gate leaves at once, and the others go on.
+func TestDialGate_ManyClientsOneConnectionPerBurst(t *testing.T) {
+	hold := make(chan struct{})
+	srv := newH2Server(t, hold, func(w http.ResponseWriter, r *http.Request) {
+		benchAnswer(w, http.StatusOK, benchAgentJSON)
+	})
+	g := shareTransportWith(t, srv.Server)
+	base, err := NewClient(benchToken, WithBaseURL(srv.URL+"/v1/"), WithMaxRetries(0))
+	require.NoError(t, err)
+	clientBurst := func(round, n int) (errs []error, done chan struct{}) {
+		var wg sync.WaitGroup
+		errs = make([]error, n)
+		for i := range n {
+			c, err := base.WithToken(otherToken + strconv.Itoa(round*1000+i))
+			require.NoError(t, err)
+			wg.Go(func() { _, _, errs[i] = c.Agents.Get(context.Background(), benchAgentID) })
+		}
+		done = make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		return errs, done
+	}
+
+	for round := range 2 {
+		if round > 0 {
+			srv.CloseClientConnections()
+			gate := g.host(srv.Listener.Addr().String())
+			require.Eventually(t, func() bool { return !gate.open.Load() }, 2*time.Second, time.Millisecond,
+				"the gate closes again once the connection is gone")
+			hold = make(chan struct{})
+			srv.hold.Store(&hold)
+		}
+		errs, done := clientBurst(round, 32)
+		require.Eventually(t, func() bool { return srv.handshakes.Load() == int64(round+1) }, 2*time.Second, time.Millisecond)
+		// The first call's handshake is held: a client whose context ends
+		// while it waits at the gate leaves at once.
+		waiter, err := base.WithToken(otherToken + "waiter")
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, _, err = waiter.Agents.Get(ctx, benchAgentID)
+		cancel()
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "round %d", round)
+		select {
+		case <-done:
+			t.Fatalf("round %d: the burst ended before its handshake was released", round)
+		default:
+		}
+		close(hold)
+		<-done
+		for i, err := range errs {
+			require.NoError(t, err, "round %d, call %d", round, i)
+		}
+		assert.Equal(t, int64(round+1), srv.conns.Load(), "round %d: one connection a burst, for 32 clients", round)
+		assert.Equal(t, int64(round+1), srv.handshakes.Load(), "round %d: one TLS handshake a burst", round)
+	}
+}
