@@ -122,8 +122,8 @@ var defaultUserAgent = fmt.Sprintf("botonom-go/%s (%s; %s/%s)", Version, runtime
 
 // NewClient returns a client that authenticates with token (a "btm_sk_…"
 // API token). It fails on a bad option, and on an empty token or one with
-// white space inside with an error that matches ErrInvalidArgument, like
-// every refusal before sending.
+// white space or a control character inside with an error that matches
+// ErrInvalidArgument, like every refusal before sending.
 //
 // Clients made without WithHTTPClient share the process's one connection
 // pool, whatever their token: making a client opens nothing and starts no
@@ -162,8 +162,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 // c's token; give the new token's in opts (WithLimiter). opts apply over
 // c's options, as NewClient applies its own; c is unchanged.
 //
-// It refuses an empty token, or one with white space inside, as NewClient
-// does, with an error that matches ErrInvalidArgument.
+// It refuses an empty token, or one with white space or a control
+// character inside, as NewClient does, with an error that matches
+// ErrInvalidArgument.
 //
 // NewClient makes a client configured on its own; WithToken serves many
 // tokens with one configuration: build one client at start-up with the
@@ -198,6 +199,10 @@ func authorization(where, token string) (func() string, error) {
 	}
 	if strings.ContainsAny(token, "\r\n\t ") {
 		return nil, invalidArgf("%s: API token contains white space", where)
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		// net/http would refuse to send it, at every attempt of every call.
+		return nil, invalidArgf("%s: API token contains a control character", where)
 	}
 	bearer := "Bearer " + token
 	return func() string { return bearer }, nil

@@ -205,3 +205,22 @@ func TestDialGate_ManyClientsOneConnectionPerBurst(t *testing.T) {
 		assert.Equal(t, int64(round+1), srv.handshakes.Load(), "round %d: one TLS handshake a burst", round)
 	}
 }
+
+// A token net/http cannot send (a control character inside) is refused by
+// NewClient and WithToken, never shown, and nothing is sent — not a call
+// that fails at every attempt.
+func TestNewClient_RefusesATokenWithAControlCharacter(t *testing.T) {
+	srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) { writeStatus(w, 200) })
+	parent := srv.client(t)
+	for _, tok := range []string{"btm_sk_a\x00bcdefgh", "btm_sk_a\vbcdefgh", "btm_sk_a\x1bbcdefgh", "btm_sk_a\x7fbcdefgh"} {
+		c, err := NewClient(tok, WithBaseURL(srv.URL+"/v1/"))
+		require.ErrorIs(t, err, ErrInvalidArgument, "NewClient %q", tok)
+		assert.Nil(t, c)
+		assert.ErrorContains(t, err, "control character")
+		assert.NotContains(t, err.Error(), "bcdefgh", "the error never shows the token")
+		d, err := parent.WithToken(tok)
+		require.ErrorIs(t, err, ErrInvalidArgument, "WithToken %q", tok)
+		assert.Nil(t, d)
+	}
+	assert.Zero(t, srv.count(), "nothing sent")
+}
