@@ -224,3 +224,25 @@ func TestNewClient_RefusesATokenWithAControlCharacter(t *testing.T) {
 	}
 	assert.Zero(t, srv.count(), "nothing sent")
 }
+
+// The body bound costs a call no allocation: its watch and timer come
+// from a pool (a context deadline per attempt would cost about ten).
+func TestTimeout_BodyBoundCostsNoAllocation(t *testing.T) {
+	c, err := NewClient(benchToken, WithBaseURL("https://api.example.test/v1/"))
+	require.NoError(t, err)
+	tr := c.hc.HTTPClient.Transport.(*transport)
+	mem := newBenchMemTransport(http.StatusCreated, benchMessageJSON)
+	tr.next = func() http.RoundTripper { return mem }
+	send := benchSDKSender(c)
+	allocs := func(bound time.Duration) float64 {
+		tr.bodyTimeout = bound
+		return testing.AllocsPerRun(200, func() {
+			if err := send(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	unbounded := allocs(0)
+	bounded := allocs(DefaultTimeout)
+	assert.InDelta(t, unbounded, bounded, 0.5, "allocations per call: %v unbounded, %v bounded", unbounded, bounded)
+}
