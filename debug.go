@@ -118,8 +118,8 @@ type debugBody struct {
 // req itself when its body can be had again from GetBody (every request
 // the SDK builds), else a copy whose body gives back what was read.
 func (d *debugAttempt) captureRequest(req *http.Request) *http.Request {
-	if scheme, token, ok := strings.Cut(headerValue(req.Header, "Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		d.token = strings.TrimSpace(token)
+	if token := bearerToken(req.Header); token != "" {
+		d.token = token
 	}
 	d.method, d.url = hideToken(req.Method, d.token), d.mask(req.URL.String())
 	d.reqHeader = d.headers(req.Header)
@@ -220,6 +220,15 @@ func (d *debugAttempt) mask(s string) string {
 	s = debugTokenRE.ReplaceAllStringFunc(s, maskToken)
 	s = debugJSONSecretRE.ReplaceAllString(s, `$1"${2}…"`) // a webhook secret keeps its prefix
 	return debugWhsecRE.ReplaceAllLiteralString(s, "whsec_…")
+}
+
+// bearerToken is the token of h's "Authorization: Bearer" header; "" if
+// none.
+func bearerToken(h http.Header) string {
+	if scheme, token, ok := strings.Cut(headerValue(h, "Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(token)
+	}
+	return ""
 }
 
 // tokenRun is the shortest run of the client's token's characters that

@@ -246,3 +246,32 @@ func TestTimeout_BodyBoundCostsNoAllocation(t *testing.T) {
 	bounded := allocs(DefaultTimeout)
 	assert.InDelta(t, unbounded, bounded, 0.5, "allocations per call: %v unbounded, %v bounded", unbounded, bounded)
 }
+
+// A server or gateway that echoes the request's token back in its error
+// body or request ID: the error (its text, its fields, a %+v of it) shows
+// no 8 characters in a row of the token — of a client from NewClient or
+// WithToken, for an *APIError and a *RateLimitError.
+func TestAPIError_NeverShowsATokenTheServerEchoes(t *testing.T) {
+	srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		auth := r.Header.Get("Authorization")
+		w.Header().Set("X-Request-Id", "req_"+auth)
+		w.WriteHeader(map[bool]int{false: 401, true: 429}[r.URL.Path == "/v1/agents/limited"])
+		fmt.Fprintf(w, `{"error":{"type":"t %[1]s","code":"c %[1]s","message":"bad header: %[1]s","param":"p %[1]s"}}`, auth)
+	})
+	parent := srv.client(t, WithMaxRetries(0))
+	derived, err := parent.WithToken("btm_sk_derived_workspace_token_0123")
+	require.NoError(t, err)
+	for _, c := range []*Client{parent, derived} {
+		token := bearerToken(http.Header{"Authorization": {c.cfg.authorization()}})
+		for _, id := range []string{"agt_1", "limited"} {
+			_, _, err := c.Agents.Get(context.Background(), id)
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			shown := fmt.Sprintf("%v %+v %#v", err, *apiErr, *apiErr)
+			assert.Contains(t, shown, "bad header: Bearer btm_sk_")
+			for i := 0; i+8 <= len(token); i++ {
+				require.NotContains(t, shown, token[i:i+8], "a run of the token shows (%s)", id)
+			}
+		}
+	}
+}

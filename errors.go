@@ -213,6 +213,15 @@ func checkResponse(resp *http.Response, clock func() time.Time) error {
 			}
 		}
 	}
+	if resp.Request != nil {
+		// A server or gateway that echoes the request's token back (in
+		// a message quoting the header, say) does not put it in the error.
+		if token := bearerToken(resp.Request.Header); token != "" {
+			for _, field := range []*string{&apiErr.Type, &apiErr.Code, &apiErr.Message, &apiErr.Param, &apiErr.RequestID} {
+				*field = hideToken(*field, token)
+			}
+		}
+	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		if apiErr.Type == "" {
 			apiErr.Type = "rate_limit_error"
