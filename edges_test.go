@@ -275,3 +275,33 @@ func TestAPIError_NeverShowsATokenTheServerEchoes(t *testing.T) {
 		}
 	}
 }
+
+// WithTimeout longer than DefaultTimeout lengthens the wait for an
+// answer's headers too (the shared transport stops it at DefaultTimeout):
+// such attempts go through a second shared pool without that bound.
+func TestWithTimeout_LongerThanDefaultTimeoutLengthensTheWaitForHeaders(t *testing.T) {
+	srv := newAttemptServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		time.Sleep(150 * time.Millisecond)
+		writeStatus(w, 200)
+	})
+	g := newDefaultTransport().(*dialGate)
+	g.next.(*http.Transport).ResponseHeaderTimeout = 50 * time.Millisecond // DefaultTimeout, scaled down
+	t.Cleanup(g.CloseIdleConnections)
+	useSharedTransport(t, g)
+	long, ok := sharedLongTransport().(*dialGate)
+	require.True(t, ok, "behind a dialGate too")
+	assert.Zero(t, long.next.(*http.Transport).ResponseHeaderTimeout)
+	assert.NotNil(t, long.next.(*http.Transport).HTTP2, "HTTP/2 health checks too")
+
+	c := srv.client(t, WithMaxRetries(0))
+	_, _, err := c.Agents.Get(context.Background(), "agt_1")
+	assert.ErrorContains(t, err, "timeout awaiting response headers", "without WithTimeout, the default bound")
+	_, _, err = c.Agents.Get(context.Background(), "agt_1", WithTimeout(DefaultTimeout))
+	assert.ErrorContains(t, err, "timeout awaiting response headers", "not longer: the same")
+	_, _, err = c.Agents.Get(context.Background(), "agt_1", WithTimeout(DefaultTimeout+time.Second))
+	require.NoError(t, err, "a longer WithTimeout for the call")
+	d, err := c.WithToken(otherToken, WithTimeout(time.Minute))
+	require.NoError(t, err)
+	_, _, err = d.Agents.Get(context.Background(), "agt_1")
+	require.NoError(t, err, "a longer WithTimeout for the client")
+}

@@ -139,7 +139,10 @@ func WithLogger(l *slog.Logger) Option {
 // WithTimeout bounds each attempt (connect, send, read the whole answer),
 // its redirect hops included, to d, in place of DefaultTimeout. An attempt
 // that runs out is retried as a transport error would be. The whole call,
-// retries and waits included, is bounded by the context.
+// retries and waits included, is bounded by the context. On the SDK's own
+// transport, an attempt given more than DefaultTimeout goes through a
+// second connection pool the process shares, whose wait for an answer's
+// headers only d bounds (the first one's stops at DefaultTimeout).
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

@@ -58,6 +58,7 @@ func (c *Client) newHTTPClient() *http.Client {
 		t.defaultTimeout = DefaultTimeout
 	} else if hc == nil {
 		t.bodyTimeout = DefaultTimeout
+		t.long = sharedLongTransport
 	}
 	inner.Transport = t
 	return inner
@@ -123,6 +124,16 @@ func (c *Client) nextTransport() func() http.RoundTripper {
 // nothing open behind it.
 var sharedTransport = sync.OnceValue(newDefaultTransport)
 
+// sharedLongTransport is sharedTransport without its bound on the wait
+// for an answer's headers, for the attempts WithTimeout gives longer than
+// DefaultTimeout (their own deadline bounds them): a pool of its own, made
+// at the first of them.
+var sharedLongTransport = sync.OnceValue(func() http.RoundTripper {
+	g := newDefaultTransport().(*dialGate)
+	g.next.(*http.Transport).ResponseHeaderTimeout = 0
+	return g
+})
+
 // newDefaultTransport builds the SDK's default transport (see
 // sharedTransport).
 func newDefaultTransport() http.RoundTripper {
@@ -170,6 +181,9 @@ type transport struct {
 	// headers, on the SDK's own transport (which bounds the wait for the
 	// headers) when WithTimeout does not bound the whole attempt.
 	bodyTimeout time.Duration
+	// long, on the SDK's own transport, is the transport of the attempts
+	// WithTimeout gives longer than DefaultTimeout (sharedLongTransport).
+	long func() http.RoundTripper
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -231,7 +245,11 @@ func (t *transport) send(req *http.Request, info *callInfo) (*http.Response, err
 		start = time.Now()
 	}
 	info.sent++
-	resp, err := t.next().RoundTrip(req)
+	next := t.next
+	if t.long != nil && info.cfg.timeout > DefaultTimeout {
+		next = t.long // next would cut the wait for headers at DefaultTimeout
+	}
+	resp, err := next().RoundTrip(req)
 	if err == nil && resp != nil && resp.Body != nil && t.bodyTimeout > 0 && info.cfg.timeout == 0 {
 		info.watchBody(resp.Body, t.bodyTimeout)
 	}
