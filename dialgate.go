@@ -22,8 +22,11 @@ import (
 // connection (httptrace GotConn, or its answer), then the gate opens for
 // that host. Over HTTP/2 the waiters then multiplex on the connection the
 // transport now holds; over HTTP/1.1 they dial as before. If the first
-// request fails before it gets a connection, the next waiter goes ahead in
-// its place. A waiter waits no longer than its context.
+// request fails to get a connection (a refused or timed-out dial or
+// handshake), its waiters go on at once, each dialing as without the gate,
+// so that a host that cannot be reached fails them together, never one
+// after another; if it gave up (its context ended), the next waiter goes
+// ahead in its place. A waiter waits no longer than its context.
 //
 // The gate closes again when the HTTP/2 connection it opened on is closed
 // (idle timeout, GOAWAY, a failed health check, the server gone): the next
@@ -108,7 +111,7 @@ func (d *dialGate) host(host string) *hostGate {
 	if old != nil {
 		maps.Copy(m, *old)
 	}
-	g := &hostGate{turn: make(chan struct{})}
+	g := &hostGate{turn: newTurn()}
 	m[host] = g
 	d.hosts.Store(&m)
 	return g
@@ -118,9 +121,9 @@ func (d *dialGate) host(host string) *hostGate {
 type hostGate struct {
 	open atomic.Bool // a request has got a connection, not closed since
 	mu   sync.Mutex
-	busy bool          // a first request is on its way to a connection
-	turn chan struct{} // closed when that request gets its connection or fails
-	conn *watchedConn  // the connection the gate opened on, if it dialed it
+	busy bool         // a first request is on its way to a connection
+	turn *turn        // that request's
+	conn *watchedConn // the connection the gate opened on, if it dialed it
 }
 
 // roundTrip sends req once it is the host's first request or the gate has
@@ -137,12 +140,12 @@ func (g *hostGate) roundTrip(req *http.Request, next http.RoundTripper) (*http.R
 		return next.RoundTrip(req)
 	}
 	var once sync.Once
-	leave := func(connected bool, conn net.Conn) { once.Do(func() { g.leave(connected, conn) }) }
+	leave := func(connected, failed bool, conn net.Conn) { once.Do(func() { g.leave(connected, failed, conn) }) }
 	traced := req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) { leave(true, info.Conn) },
+		GotConn: func(info httptrace.GotConnInfo) { leave(true, false, info.Conn) },
 	}))
 	resp, err := next.RoundTrip(traced)
-	leave(err == nil, nil)
+	leave(err == nil, err != nil && req.Context().Err() == nil, nil)
 	if resp != nil && resp.Request == traced {
 		resp.Request = req
 	}
@@ -166,7 +169,10 @@ func (g *hostGate) enter(ctx context.Context) (first bool, err error) {
 		turn := g.turn
 		g.mu.Unlock()
 		select {
-		case <-turn:
+		case <-turn.done:
+			if turn.failed {
+				return false, nil // the host could not be reached: go on as without the gate
+			}
 		case <-ctx.Done():
 			return false, context.Cause(ctx)
 		}
@@ -174,9 +180,10 @@ func (g *hostGate) enter(ctx context.Context) (first bool, err error) {
 }
 
 // leave ends the first request's turn: the gate opens when it got a
-// connection, until conn closes when the gate dialed it; otherwise the
-// next waiter becomes the first.
-func (g *hostGate) leave(connected bool, conn net.Conn) {
+// connection, until conn closes when the gate dialed it; otherwise, when
+// it failed to get one, its waiters go on without the gate, and when it
+// gave up, the next waiter becomes the first.
+func (g *hostGate) leave(connected, failed bool, conn net.Conn) {
 	wc := watched(conn)
 	g.mu.Lock()
 	if connected {
@@ -184,13 +191,22 @@ func (g *hostGate) leave(connected bool, conn net.Conn) {
 		g.open.Store(true)
 	}
 	g.busy = false
-	close(g.turn)
-	g.turn = make(chan struct{})
+	g.turn.failed = failed
+	close(g.turn.done)
+	g.turn = newTurn()
 	g.mu.Unlock()
 	if connected && wc != nil {
 		wc.onClose(func() { g.reclose(wc) })
 	}
 }
+
+// turn is a first request's turn at the gate of its host.
+type turn struct {
+	done   chan struct{} // closed when the request gets its connection, fails or gives up
+	failed bool          // it failed to get one (set before done is closed)
+}
+
+func newTurn() *turn { return &turn{done: make(chan struct{})} }
 
 // watched returns the watchedConn under conn, an HTTP/2 *tls.Conn (over
 // a TLS proxy's tunnel, a *tls.Conn over another); nil when there is none

@@ -387,18 +387,92 @@ func TestDialGate_FailedFirstDialDoesNotWedgeTheHost(t *testing.T) {
 
 	dialErr := errors.New("dial tcp: connection refused")
 	first.end <- dialErr
-	second := f.next(t) // one waiter goes ahead in its place…
-	f.quiet(t)          // …alone
+	// Its waiters go on at once, together (each would dial as without
+	// the gate), so that a host that cannot be reached fails them
+	// together, not one after another.
+	second, third := f.next(t), f.next(t)
 	second.end <- nil
-	third := f.next(t) // connected: the gate is open
 	third.end <- nil
-
 	var got []error
 	for range 3 {
 		got = append(got, <-errs)
 	}
 	assert.ElementsMatch(t, []error{dialErr, nil, nil}, got)
+
+	// They went around the gate: the next request is the first again,
+	// and opens it.
+	go send("next")
+	f.next(t).end <- nil
+	require.NoError(t, <-errs)
 	assert.True(t, g.host("api.test").open.Load())
+}
+
+// A first request that gives up (its context ends) before it has a
+// connection hands its turn to one waiter, which goes ahead alone.
+func TestDialGate_FirstThatGivesUpHandsItsTurnToOneWaiter(t *testing.T) {
+	f := newFakeDialer()
+	g := newDialGate(f)
+	errs := make(chan error, 3)
+	send := func(ctx context.Context, who string) {
+		_, err := g.RoundTrip(gatedRequest(ctx, who, nil))
+		errs <- err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go send(ctx, "first")
+	first := f.next(t)
+	go send(context.Background(), "waiter")
+	go send(context.Background(), "waiter")
+	f.quiet(t)
+	cancel()
+	first.end <- context.Canceled
+	second := f.next(t) // one waiter goes ahead in its place…
+	f.quiet(t)          // …alone
+	second.end <- nil
+	f.next(t).end <- nil // connected: the gate is open
+	var got []error
+	for range 3 {
+		got = append(got, <-errs)
+	}
+	assert.ElementsMatch(t, []error{context.Canceled, nil, nil}, got)
+	assert.True(t, g.host("api.test").open.Load())
+}
+
+// A host that accepts connections and never completes a TLS handshake:
+// the callers of a burst fail together, within about one handshake
+// timeout, not one after another (16 callers: 16 timeouts in a row).
+func TestDialGate_UnreachableHostFailsTheBurstTogether(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, silent
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	c, err := NewClient(benchToken, WithBaseURL("https://"+ln.Addr().String()+"/v1/"), WithMaxRetries(0))
+	require.NoError(t, err)
+	tr := defaultTransportOf(t, c)
+	tr.TLSHandshakeTimeout = 100 * time.Millisecond // 10 s, scaled down
+	start := time.Now()
+	for i, err := range burst(c, 16) {
+		require.ErrorContains(t, err, "handshake timeout", "call %d", i)
+	}
+	assert.Less(t, time.Since(start), 800*time.Millisecond, "16 handshake timeouts of 100 ms, not in a row")
 }
 
 func TestDialGate_PlainHTTPAndOpenGatePassStraightThrough(t *testing.T) {
