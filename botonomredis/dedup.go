@@ -103,6 +103,10 @@ type DedupStore struct {
 	rdb    redis.UniversalClient
 	prefix string
 	ack    replicaAck
+	// tagged: a state event's key under both guards carries its entity's
+	// hash tag (EventStateKey), as Redis Cluster needs; on one server (a
+	// *redis.Client: a single server, or Sentinel's master) it is Key.
+	tagged bool
 }
 
 var _ botonom.DedupStore = (*DedupStore)(nil)
@@ -161,7 +165,8 @@ func NewDedupStore(rdb redis.UniversalClient, opts ...DedupStoreOption) (*DedupS
 			return nil, fmt.Errorf("botonomredis: NewDedupStore: %w", err)
 		}
 	}
-	return &DedupStore{rdb: rdb, prefix: cfg.prefix, ack: cfg.ack}, nil
+	_, oneServer := rdb.(*redis.Client)
+	return &DedupStore{rdb: rdb, prefix: cfg.prefix, ack: cfg.ack, tagged: !oneServer}, nil
 }
 
 // Key returns the Redis key of eventID.

@@ -430,10 +430,58 @@ func TestDedupStore_EventStateClaimDoneRelease(t *testing.T) {
 	if got := claim(es("evt_4", t2)).Status; got != botonom.DedupClaimed {
 		t.Errorf("after release: %s; want claimed", got)
 	}
-	if got, want := s.EventStateKey("agt_1", "evt_1"), prefix+"{agt_1}:webhook:evt_1"; got != want {
-		t.Errorf("EventStateKey = %q; want %q (in StateKey's hash slot)", got, want)
+	if got, want := s.EventStateKey("agt_1", "evt_1"), s.Key("evt_1"); got != want {
+		t.Errorf("EventStateKey on one server = %q; want %q (de-duplication's own key)", got, want)
 	}
 	if _, err := s.ClaimEventState(ctx, &botonom.EventState{EventID: "e", Key: "k", Lease: time.Minute}); !errors.Is(err, botonom.ErrInvalidArgument) {
 		t.Errorf("no retention: %v; want ErrInvalidArgument", err)
+	}
+}
+
+// A rolling deploy that adds (or removes) WithOrdering: one replica has
+// de-duplication alone, the other both guards, on one Redis server. A state
+// event processed by either is a duplicate at the other, whichever comes
+// first, and in flight at one is in flight at the other: both keep the
+// event under one key.
+func TestDedupStore_ReplicasWithDifferentGuardsShareOneRecord(t *testing.T) {
+	prefix := uniquePrefix(t)
+	store := newDedupStore(t, newRedis(t), prefix)
+	var calls atomic.Int64
+	var waited atomic.Bool
+	running, release := make(chan struct{}), make(chan struct{})
+	fn := func(_ context.Context, ev *botonom.Event) error {
+		calls.Add(1)
+		if ev.ID == "evt_agt_1_3" && waited.CompareAndSwap(false, true) { // its first run waits
+			close(running)
+			<-release
+		}
+		return nil
+	}
+	dedupOnly := botonom.WebhookHandler(webhookSecret, fn, botonom.WithDeduplication(store))
+	both := botonom.WebhookHandler(webhookSecret, fn, botonom.WithDeduplication(store), botonom.WithOrdering(store))
+
+	for n, replicas := range map[int][2]http.Handler{1: {dedupOnly, both}, 2: {both, dedupOnly}} {
+		for i, h := range replicas {
+			if code := serveStatus(h, "agt_1", n); code != http.StatusOK {
+				t.Fatalf("event %d, delivery %d: %d; want 200", n, i, code)
+			}
+		}
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("2 events, each delivered to both replicas: fn ran %d times; want 2", got)
+	}
+
+	done := make(chan int)
+	go func() { done <- serveStatus(both, "agt_1", 3) }()
+	<-running
+	if code := serveStatus(dedupOnly, "agt_1", 3); code != http.StatusConflict {
+		t.Errorf("while the other replica runs it: %d; want 409", code)
+	}
+	close(release)
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("the delivery in flight: %d; want 200", code)
+	}
+	if got := calls.Load(); got != 3 {
+		t.Errorf("3 events: fn ran %d times; want 3", got)
 	}
 }
