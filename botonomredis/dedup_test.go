@@ -547,6 +547,17 @@ func TestDedupStore_ReplicaAckTimeoutIsAStoreFailure(t *testing.T) {
 	if n := rdb.Exists(ctx, store.Key("evt_1")).Val(); n != 0 {
 		t.Errorf("the claim that was not acknowledged is still held")
 	}
+	// The ordering claim and both guards' claim are released alike.
+	if _, err := store.ClaimState(ctx, "agt_1", time.Now(), time.Minute); err == nil {
+		t.Errorf("ClaimState without a replica: no error")
+	}
+	es := &botonom.EventState{EventID: "evt_s", Key: "agt_2", At: time.Now(), Lease: time.Minute, Retention: time.Hour, StateRetention: time.Hour}
+	if _, err := store.ClaimEventState(ctx, es); err == nil {
+		t.Errorf("ClaimEventState without a replica: no error")
+	}
+	if n := rdb.Exists(ctx, store.StateKey("agt_1"), store.StateKey("agt_2"), store.EventStateKey("agt_2", "evt_s")).Val(); n != 0 {
+		t.Errorf("%d ordering claims that were not acknowledged are still held", n)
+	}
 
 	fn := &countingFn{}
 	if w := serve(botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(store)), "evt_1"); w.Code != http.StatusServiceUnavailable {
