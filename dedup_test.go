@@ -746,7 +746,9 @@ func TestWebhookHandler_SenderGoneDuringFnStillRecordsDone(t *testing.T) {
 	for name, guards := range map[string]func(*MemoryDedupStore) []HandlerOption{
 		"de-duplication": func(s *MemoryDedupStore) []HandlerOption { return []HandlerOption{WithDeduplication(s)} },
 		"ordering":       func(s *MemoryDedupStore) []HandlerOption { return []HandlerOption{WithOrdering(s)} },
-		"both":           func(s *MemoryDedupStore) []HandlerOption { return []HandlerOption{WithDeduplication(s), WithOrdering(s)} },
+		"both": func(s *MemoryDedupStore) []HandlerOption {
+			return []HandlerOption{WithDeduplication(s), WithOrdering(s)}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			store, err := NewMemoryDedupStore()
