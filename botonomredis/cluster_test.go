@@ -123,6 +123,11 @@ func TestCluster_ReplicaAckCostsNoRoundTrip(t *testing.T) {
 	}{
 		{"claim", func() error { _, err := store.Claim(ctx, "evt_1", time.Minute); return err }},
 		{"claim state", func() error { _, err := store.ClaimState(ctx, "agt_1", statusAt, time.Minute); return err }},
+		{"claim event state", func() error {
+			_, err := store.ClaimEventState(ctx, &botonom.EventState{EventID: "evt_s", Key: "agt_2", At: statusAt,
+				Lease: time.Minute, Retention: time.Hour, StateRetention: time.Hour})
+			return err
+		}},
 	} {
 		_ = step.run() // warm: the first use of a script on a node adds an EVAL
 		deleteKeys(rdb, prefix)
