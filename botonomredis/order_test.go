@@ -605,3 +605,31 @@ func TestStores_AgreeOnEveryStep(t *testing.T) {
 	}
 	t.Logf("%d steps agree", len(want))
 }
+
+// fn panics under both guards' combined steps on Redis: both claims are
+// released, so the redelivery is processed at once.
+func TestDedupStore_BothGuardsReleaseWhenFnPanics(t *testing.T) {
+	store := newDedupStore(t, newRedis(t), uniquePrefix(t))
+	var panicking atomic.Bool
+	panicking.Store(true)
+	var calls atomic.Int64
+	h := botonom.WebhookHandler(webhookSecret, func(context.Context, *botonom.Event) error {
+		if panicking.Load() {
+			panic("bug")
+		}
+		calls.Add(1)
+		return nil
+	}, botonom.WithDeduplication(store), botonom.WithOrdering(store))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("fn's panic did not go on")
+			}
+		}()
+		serveStatus(h, "agt_1", 1)
+	}()
+	panicking.Store(false)
+	if code := serveStatus(h, "agt_1", 1); code != http.StatusOK || calls.Load() != 1 {
+		t.Errorf("redelivery after the panic: %d, fn ran %d times; want 200, once", code, calls.Load())
+	}
+}
