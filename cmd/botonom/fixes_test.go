@@ -154,9 +154,13 @@ func TestRun_SDKRefusedInputExits2(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{"botonom usage", []string{"usage", "--from", "2026-02-03", "--to", "2026-02-01"}, "usage: to is before from"},
-		{"botonom message", []string{"message", botonomtest.SampleAgentID, "  "}, "send message: content is empty"},
-		{"botonom agents skills", []string{"agents", "skills", botonomtest.SampleAgentID}, "update skills: install and remove are both empty"},
+		{"botonom usage", []string{"usage", "--from", "2026-02-03", "--to", "2026-02-01"}, "--to is before --from"},
+		{"botonom message", []string{"message", botonomtest.SampleAgentID, "  "}, "content is empty"},
+		{"botonom agents skills", []string{"agents", "skills", botonomtest.SampleAgentID}, "--install and --remove are both empty"},
+		{"botonom agents skills", []string{"agents", "skills", botonomtest.SampleAgentID, "--install", "a, "}, "--install[1] is empty"},
+		{"botonom agents tasks", []string{"agents", "tasks", botonomtest.SampleAgentID, "--created-after", "2026-02-03", "--created-before", "2026-02-01"}, "--created-before is before --created-after"},
+		{"botonom agents list", []string{"agents", "list", "--limit", "500"}, "--limit must be between 1 and 100, got 500"},
+		{"botonom webhooks register", []string{"webhooks", "register", "--url", "ftp://to.example", "--events", "agent.task.completed"}, `--url "ftp://to.example" is not an absolute http(s) URL`},
 	} {
 		r := runIn(t, srv, "", tc.args...)
 		assert.Equal(t, 2, r.code, tc.args)

@@ -13,9 +13,10 @@ const usageUsage = `Usage: botonom usage [--from TIME] [--to TIME] [--agent ID] 
 Prints the workspace's token usage between --from and --to, in total and
 per period: on a terminal as a bar chart (one bar per period, a dot for a
 period with no use, the totals under it), elsewhere or with --json as the
-API's JSON; --output table prints the figures as a table. Times are RFC 3339 ("2026-02-01T00:00:00Z") or a date
-("2026-02-01", midnight UTC); without them the API chooses (the current
-period and those before it). --agent restricts it to one agent.
+API's JSON; --output table prints the figures as a table. Times are
+RFC 3339 ("2026-02-01T00:00:00Z") or a date ("2026-02-01", midnight UTC);
+without them the API chooses (the current period and those before it).
+--agent restricts it to one agent.
 Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
 `
 
