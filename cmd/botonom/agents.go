@@ -47,8 +47,22 @@ func (c *cli) newClient() (*botonom.Client, error) {
 	}, extraClientOptions...)
 	// Without a token, the error says to run "botonom mock" and paste its
 	// export line.
-	return botonom.NewClientFromEnv(opts...)
+	client, err := botonom.NewClientFromEnv(opts...)
+	if err != nil {
+		return nil, errors.New(envTerms.Replace(strings.TrimPrefix(err.Error(), "botonom: ")))
+	}
+	return client, nil
 }
+
+// envTerms says the SDK's set-up errors in the command's terms: the token
+// and the base URL come from the environment, not from calls the person
+// made.
+var envTerms = strings.NewReplacer(
+	"NewClientFromEnv: ", "",
+	"NewClient: WithBaseURL: ", "BOTONOM_BASE_URL ",
+	"NewClient: API token", "BOTONOM_API_TOKEN",
+	"NewClient: ", "",
+)
 
 // withClient runs fn with a client from the environment and turns its
 // error into the exit status: bad input the SDK refuses (nothing was sent)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -193,4 +195,22 @@ func TestStatusCounts_SortsByStatusCode(t *testing.T) {
 	}
 	answers = append(answers, triggerAnswer{err: io.EOF}, triggerAnswer{status: "503 Service Unavailable", code: 503})
 	assert.Equal(t, "2 × 200 OK, 10 × 409 Conflict, 1 × 503 Service Unavailable, 1 × error", statusCounts(answers))
+}
+
+// A token or base URL the SDK refuses is named by its environment
+// variable, not by the SDK call the command made with it.
+func TestRun_BadEnvironmentIsNamedByItsVariable(t *testing.T) {
+	for _, tc := range []struct{ token, baseURL, want string }{
+		{"", "", "botonom: BOTONOM_API_TOKEN is not set (for a local fake API"},
+		{"btm_sk_test a", "", "botonom: BOTONOM_API_TOKEN contains white space\n"},
+		{botonomtest.Token, "127.0.0.1:12111/v1/", `botonom: BOTONOM_BASE_URL "127.0.0.1:12111/v1/" is not an absolute http(s) URL`},
+	} {
+		t.Setenv("BOTONOM_API_TOKEN", tc.token)
+		t.Setenv("BOTONOM_BASE_URL", tc.baseURL)
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"agents", "list"}, strings.NewReader(""), &stdout, &stderr)
+		assert.Equal(t, 1, code)
+		assert.True(t, strings.HasPrefix(stderr.String(), tc.want), "got %q, want it to start with %q", stderr.String(), tc.want)
+		assert.NotContains(t, stderr.String(), "NewClient")
+	}
 }
