@@ -332,7 +332,8 @@ func TestE2E_NoCommandPrintsTheCommands(t *testing.T) {
 func TestE2E_AgentsHelpShowsTheFlags(t *testing.T) {
 	r := runBinary(t, nil, "", "agents", "--help")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-	assert.Regexp(t, `(?s)Flags of agents list:\n  -all\n.*  -json\n.*  -output format\n.*  -status string\n.*Flags of agents get:\n  -json\n.*Flags of agents tasks:\n.*  -created-after time\n.*Flags of agents skills:\n.*  -install a,b\n.*  -remove c,d\n`, r.stdout)
+	assert.NotRegexp(t, `(?m)^  -[a-z]`, r.stdout, "flags are listed as --name, as the usage lines write them")
+	assert.Regexp(t, `(?s)Flags of agents list:\n  --all\n.*  --json\n.*  --output format\n.*  --status string\n.*Flags of agents get:\n  --json\n.*Flags of agents tasks:\n.*  --created-after time\n.*Flags of agents skills:\n.*  --install a,b\n.*  --remove c,d\n`, r.stdout)
 }
 
 func TestE2E_HelpOnEveryCommand(t *testing.T) {

@@ -102,7 +102,7 @@ func TestE2E_HelpOfTheNewCommands(t *testing.T) {
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, r.stdout, "Usage:")
 		for _, f := range tc.flags {
-			assert.Regexp(t, `(?m)^  `+f+`\b`, r.stdout, tc.args)
+			assert.Regexp(t, `(?m)^  -`+f+`\b`, r.stdout, tc.args)
 		}
 	}
 	r := runBinary(t, nil, "", "help")

@@ -226,9 +226,13 @@ func printFlags(w io.Writer, title string, fs *flag.FlagSet) {
 		return
 	}
 	fmt.Fprintln(w, "\n"+title)
-	fs.SetOutput(w)
+	// PrintDefaults names a flag "-json"; the usage lines, the README and
+	// the errors write "--json": so does the list (both are accepted).
+	var b strings.Builder
+	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
+	io.WriteString(w, strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:])
 }
 
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
