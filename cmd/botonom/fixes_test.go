@@ -214,3 +214,26 @@ func TestRun_BadEnvironmentIsNamedByItsVariable(t *testing.T) {
 		assert.NotContains(t, stderr.String(), "NewClient")
 	}
 }
+
+// ttyStdin is a stdin the terminal check takes for a terminal.
+type ttyStdin struct{ *strings.Reader }
+
+func (ttyStdin) Write(p []byte) (int, error) { return len(p), nil }
+
+// A command that waits for stdin on a terminal says so, and how to end
+// it; read from a pipe, it says nothing.
+func TestRun_ReadingStdinOnATerminalSaysHowToEndIt(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var stdout, stderr bytes.Buffer
+		stdin := ttyStdin{strings.NewReader(`{"id":"evt_1"}`)}
+		c := &cli{ctx: context.Background(), stdin: stdin, stdout: &stdout, stderr: &stderr,
+			terminal: func(w io.Writer) (bool, int) { return tty && w == io.Writer(stdin), 80 }}
+		code := c.run([]string{"verify", "--secret", "whsec_x", "--header", "t=1,v1=00"})
+		assert.Equal(t, 1, code, "the signature does not match")
+		if tty {
+			assert.Contains(t, stderr.String(), "botonom: reading stdin: end it with Ctrl-D")
+		} else {
+			assert.NotContains(t, stderr.String(), "reading stdin")
+		}
+	}
+}
