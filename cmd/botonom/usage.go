@@ -24,7 +24,7 @@ func runUsage(c *cli, args []string) int {
 	fs := newFlagSet("usage")
 	out := addOutputFlags(fs, "chart", "table")
 	from := fs.String("from", "", "start of the span, RFC 3339 or YYYY-MM-DD")
-	to := fs.String("to", "", "end of the span, RFC 3339 or YYYY-MM-DD")
+	to := fs.String("to", "", "end of the span, not included (--to 2026-02-21 ends with the 20th), RFC 3339 or YYYY-MM-DD")
 	agent := fs.String("agent", "", "only this agent's usage (agent `ID`)")
 	granularity := fs.String("granularity", "", "period length: hour, day or month (the API's default: day)")
 	if _, code, ok := c.parse(fs, usageUsage, args, nil, 0); !ok {
