@@ -297,7 +297,7 @@ func TestE2E_UsageErrors(t *testing.T) {
 		{[]string{"frobnicate"}, `botonom: unknown command "frobnicate"`, `Run "botonom --help" for the list of commands.`},
 		{[]string{"agents"}, `botonom agents: missing subcommand: list, get, tasks or skills`, `Run "botonom agents --help" for usage and flags.`},
 		{[]string{"agents", "delete", "agt_abc123"}, `botonom agents: unknown subcommand "delete": want list, get, tasks or skills`, `Run "botonom agents --help" for usage and flags.`},
-		{[]string{"agents", "list", "--bogus"}, `botonom agents list: flag provided but not defined: -bogus`, `Run "botonom agents list --help" for usage and flags.`},
+		{[]string{"agents", "list", "--bogus"}, `botonom agents list: unknown flag --bogus`, `Run "botonom agents list --help" for usage and flags.`},
 		{[]string{"agents", "list", "--output", "yaml"}, `botonom agents list: --output "yaml": want json or table`, `Run "botonom agents list --help" for usage and flags.`},
 		{[]string{"agents", "get"}, `botonom agents get: missing AGENT_ID`, `Run "botonom agents get --help" for usage and flags.`},
 		{[]string{"agents", "get", "a", "b"}, `botonom agents get: unexpected argument "b"`, `Run "botonom agents get --help" for usage and flags.`},

@@ -237,3 +237,21 @@ func TestRun_ReadingStdinOnATerminalSaysHowToEndIt(t *testing.T) {
 		}
 	}
 }
+
+// A mistyped flag is named with two dashes, as the usage lines and --help
+// write it (package flag writes one).
+func TestRun_FlagErrorsNameTheFlagWithTwoDashes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"agents", "list", "--frob"}, "botonom agents list: unknown flag --frob\n"},
+		{[]string{"usage", "--from"}, "botonom usage: flag needs an argument: --from\n"},
+		{[]string{"agents", "list", "--limit", "x"}, `botonom agents list: invalid value "x" for flag --limit: parse error` + "\n"},
+		{[]string{"message", "agt_abc123", "hi", "--metadata", "nokv"}, `botonom message: invalid value "nokv" for flag --metadata: "nokv" is not key=value` + "\n"},
+	} {
+		r := runIn(t, nil, "", tc.args...)
+		assert.Equal(t, 2, r.code, tc.args)
+		assert.True(t, strings.HasPrefix(r.stderr, tc.want), "got %q, want it to start with %q", r.stderr, tc.want)
+	}
+}
