@@ -458,7 +458,7 @@ func TestNewLimiter_TrimsTheTokenAsNewClientDoes(t *testing.T) {
 	}
 }
 
-// One Limiter per token, wired as the README shows (one client per
+// One Limiter per token, wired as docs/workspaces.md shows (one client per
 // workspace, made from one base client): a workspace whose limit is spent
 // waits, another's calls go at once, all through one connection.
 func TestLimiter_OnePerWorkspaceClient(t *testing.T) {
