@@ -58,11 +58,16 @@ end
 var (
 	// claimScript: KEYS[1] the event's key, ARGV[1] the claim value,
 	// ARGV[2] the lease in ms. Answers {1, 0} claimed, {2, 0} done,
-	// {3, pttl} in flight.
+	// {3, pttl} in flight. A claim finding its own value answers claimed:
+	// go-redis sends a command again when its answer was lost (a dropped
+	// connection, a read timeout), and the claim had then been taken.
 	claimScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, 0}
+end
+if cur == ARGV[1] then
   return {1, 0}
 end
 if cur == 'done' then

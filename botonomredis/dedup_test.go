@@ -572,3 +572,77 @@ func TestDedupStore_ReplicaAckTimeoutIsAStoreFailure(t *testing.T) {
 		}
 	}
 }
+
+// replayScripts runs every script command twice, as go-redis does when a
+// command's answer is lost (a dropped connection, a read timeout): the
+// first run's answer is never read.
+type replayScripts struct{ replays atomic.Int64 }
+
+func (h *replayScripts) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *replayScripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			if err := next(ctx, cmd); err == nil {
+				h.replays.Add(1)
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *replayScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A claim whose answer was lost and that go-redis sent again finds its own
+// claim: it is claimed, not in flight (which answered 409 and held the
+// event, or the entity, for the whole lease). Done and release sent again
+// change nothing either.
+func TestDedupStore_AClaimSentAgainIsClaimed(t *testing.T) {
+	for name, guards := range map[string]func(*botonomredis.DedupStore) []botonom.HandlerOption{
+		"de-duplication": func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+			return []botonom.HandlerOption{botonom.WithDeduplication(s)}
+		},
+		"ordering": func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+			return []botonom.HandlerOption{botonom.WithOrdering(s)}
+		},
+		"both": func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+			return []botonom.HandlerOption{botonom.WithDeduplication(s), botonom.WithOrdering(s)}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rdb := newRedis(t)
+			replay := &replayScripts{}
+			rdb.AddHook(replay)
+			store := newDedupStore(t, rdb, uniquePrefix(t))
+			var calls atomic.Int64
+			fail := true
+			h := botonom.WebhookHandler(webhookSecret, func(context.Context, *botonom.Event) error {
+				calls.Add(1)
+				if fail {
+					return errors.New("db down")
+				}
+				return nil
+			}, guards(store)...)
+			if code := serveStatus(h, "agt_1", 2); code != http.StatusInternalServerError {
+				t.Errorf("fn fails: %d; want 500 (claimed, then released)", code)
+			}
+			fail = false
+			if code := serveStatus(h, "agt_1", 2); code != http.StatusOK {
+				t.Errorf("redelivery: %d; want 200", code)
+			}
+			if code := serveStatus(h, "agt_1", 1); code != http.StatusOK {
+				t.Errorf("an older state: %d; want 200", code)
+			}
+			want := int64(2) // the failure and the redelivery; the older state is stale
+			if name == "de-duplication" {
+				want = 3 // the older state is another event
+			}
+			if got := calls.Load(); got != want {
+				t.Errorf("fn ran %d times; want %d", got, want)
+			}
+			if replay.replays.Load() == 0 {
+				t.Fatal("no script was sent twice")
+			}
+		})
+	}
+}

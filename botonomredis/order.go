@@ -70,11 +70,15 @@ end
 var (
 	// claimStateScript: KEYS[1], ARGV[1] the state's time, ARGV[2] the
 	// token, ARGV[3] the lease in ms. Answers {1, 0} claimed, {2, 0} stale,
-	// {3, ms left} in flight.
+	// {3, ms left} in flight; claimed when it finds its own token (sent
+	// again, as claimScript).
 	claimStateScript = redis.NewScript(luaNow + `
 local v = redis.call('HMGET', KEYS[1], 'n', 'c', 'u')
 if v[1] and ARGV[1] < v[1] then
   return {2, 0}
+end
+if v[2] == ARGV[2] and tonumber(v[3]) > now then
+  return {1, 0}
 end
 if v[2] and tonumber(v[3]) > now then
   return {3, tonumber(v[3]) - now}
@@ -95,11 +99,15 @@ return {1, 0}
 	// ARGV[1] the state's time, ARGV[2] the token, ARGV[3] the lease in ms,
 	// ARGV[4] the event's retention in ms. Answers {2, 0} done, {3, ms
 	// left} in flight (either claim), {4, 0} stale (then marks the event
-	// done), else claims both: {1, 0}.
+	// done), else claims both: {1, 0}; claimed when it finds its own
+	// claim (sent again, as claimScript).
 	claimEventStateScript = redis.NewScript(luaNow + `
 local cur = redis.call('GET', KEYS[1])
 if cur == 'done' then
   return {2, 0}
+end
+if cur == 'claim:' .. ARGV[2] then
+  return {1, 0}
 end
 if cur then
   return {3, redis.call('PTTL', KEYS[1])}
