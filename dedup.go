@@ -115,7 +115,10 @@ type DedupOption func(*dedupConfig) error
 
 // WithDedupLease sets how long a delivery holds its claim on an event
 // (default DefaultDedupLease). fn's context ends at nine tenths of it, so
-// that the claim outlives fn and its Done. d must be at least a second.
+// that the claim outlives fn and its Done. A Done that fails is retried
+// for up to 10 seconds (see WithDeduplication): with a lease shorter than
+// that, a store that stays down past the lease's end lets a redelivery
+// claim the event and run fn again. d must be at least a second.
 func WithDedupLease(d time.Duration) DedupOption {
 	return func(c *dedupConfig) error {
 		if d < time.Second {

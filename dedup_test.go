@@ -737,3 +737,47 @@ func TestWebhookHandler_FailOpenGivesFnTheClaimsDeadline(t *testing.T) {
 		})
 	}
 }
+
+// A sender that hangs up while fn runs (after the claims): fn's context
+// ends with the request's, and when fn returns nil all the same, its
+// done step still lands: the redelivery is a duplicate, an older state is
+// stale.
+func TestWebhookHandler_SenderGoneDuringFnStillRecordsDone(t *testing.T) {
+	for name, guards := range map[string]func(*MemoryDedupStore) []HandlerOption{
+		"de-duplication": func(s *MemoryDedupStore) []HandlerOption { return []HandlerOption{WithDeduplication(s)} },
+		"ordering":       func(s *MemoryDedupStore) []HandlerOption { return []HandlerOption{WithOrdering(s)} },
+		"both": func(s *MemoryDedupStore) []HandlerOption {
+			return []HandlerOption{WithDeduplication(s), WithOrdering(s)}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			store, err := NewMemoryDedupStore()
+			require.NoError(t, err)
+			ctx, hangUp := context.WithCancel(context.Background())
+			defer hangUp()
+			var calls int
+			var fnErr error
+			h := WebhookHandler(vectorSecret, func(fnCtx context.Context, ev *Event) error {
+				calls++
+				hangUp()
+				select {
+				case <-fnCtx.Done():
+					fnErr = fnCtx.Err()
+				case <-time.After(10 * time.Second):
+				}
+				return nil
+			}, append(guards(store), WithClock(webhookClockAt(vectorTime)))...)
+			assert.Equal(t, 200, deliverCtx(ctx, h, statusEvent("evt_1", "agt_1", "online", 1)).Code)
+			assert.ErrorIs(t, fnErr, context.Canceled, "fn's context did not end with the sender's")
+
+			if name != "ordering" {
+				assert.Equal(t, 200, deliver(h, statusEvent("evt_1", "agt_1", "online", 1)).Code)
+				assert.Equal(t, 1, calls, "the redelivery ran fn again: done was not recorded")
+			}
+			if name != "de-duplication" {
+				assert.Equal(t, 200, deliver(h, statusEvent("evt_0", "agt_1", "offline", 0)).Code)
+				assert.Equal(t, 1, calls, "an older state ran fn: the newer one was not recorded")
+			}
+		})
+	}
+}

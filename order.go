@@ -161,7 +161,12 @@ func WithOrderFailOpen() OrderOption {
 // is), a state event's two claims are taken in one step and settled in
 // one, with the same outcomes (fn runs unguarded on a store failure only
 // if both guards fail open), and fn's context ends at nine tenths of the
-// shorter lease.
+// shorter lease. Such a store may keep the combined step's record of a
+// state event under another key than its Claim does (botonomredis on Redis
+// Cluster does; on one Redis server it does not): give every replica of
+// an endpoint the same guards on the same store, or, while replicas with
+// and without WithOrdering both run, a state event can be processed once
+// by each.
 func WithOrdering(store OrderStore, opts ...OrderOption) HandlerOption {
 	return handlerOption(func(c *handlerConfig) error {
 		if isNilStore(store) {

@@ -454,6 +454,24 @@ func TestWebhookHandler_OrderingReleasesWhenFnPanics(t *testing.T) {
 	assert.Equal(t, 1, fn.count())
 }
 
+// fn panics under both guards' own steps (a store that is no GuardStore):
+// both claims are released, so the redelivery is processed at once.
+func TestWebhookHandler_BothGuardsReleaseWhenFnPanics(t *testing.T) {
+	store, err := NewMemoryDedupStore()
+	require.NoError(t, err)
+	both := HandlerOption(handlerOption(func(c *handlerConfig) error {
+		if err := WithDeduplication(store).applyHandler(c); err != nil {
+			return err
+		}
+		return WithOrdering(store).applyHandler(c)
+	}))
+	h, fn, panicking := panickyHandler(both)
+	assert.Panics(t, func() { deliver(h, statusEvent("evt_1", "agt_1", "online", 1)) })
+	*panicking = false
+	assert.Equal(t, 200, deliver(h, statusEvent("evt_1", "agt_1", "online", 1)).Code)
+	assert.Equal(t, 1, fn.count())
+}
+
 // fn's context under the ordering claim ends at nine tenths of the
 // ordering lease (DefaultDedupLease), counted from before the claim; behind
 // de-duplication, at whichever of the two leases' deadlines comes first.

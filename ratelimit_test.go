@@ -426,6 +426,21 @@ func TestRetry_BudgetCapsRetriesClientWide(t *testing.T) {
 	assert.Equal(t, retryCost, c.budget.tokens)
 }
 
+// A client made by WithToken spends and refills its parent's budget: an
+// outage of the API fails every token alike, so retries stay bounded across
+// all of them.
+func TestRetry_BudgetIsSharedWithWithTokenClients(t *testing.T) {
+	srv := newAttemptServer(t, statuses(503, 503, 503, 503, 503, 503, 503, 503))
+	parent := srv.client(t)
+	child, err := parent.WithToken("btm_sk_test_other")
+	require.NoError(t, err)
+	parent.budget.tokens = retryCost // one retry left, for both clients
+	require.ErrorIs(t, send(child), ErrServer)
+	assert.Equal(t, 2, srv.count(), "the child took the parent's last retry")
+	require.ErrorIs(t, send(parent), ErrServer)
+	assert.Equal(t, 3, srv.count(), "the parent finds the budget the child emptied")
+}
+
 func TestRetry_BudgetIsNotSpentOn429(t *testing.T) {
 	srv := newAttemptServer(t, statuses(429, 429))
 	c := srv.client(t)

@@ -286,7 +286,8 @@ type stopError struct{ err error }
 func (e *stopError) Error() string { return e.err.Error() }
 func (e *stopError) Unwrap() error { return e.err }
 
-// Retry budget: a client-wide token bucket that bounds the extra load
+// Retry budget: a token bucket, shared by a client and the clients WithToken
+// makes from it, that bounds the extra load
 // retries add during an outage (the AWS SDKs' retry quota is the model).
 // It holds retryBudgetCapacity tokens; a retry after a 5xx or a transport
 // error takes retryCost (retryTimeoutCost after a timeout); a successful

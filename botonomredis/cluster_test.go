@@ -81,6 +81,26 @@ func TestCluster_OrderingTwoReplicasEndInTheNewestState(t *testing.T) {
 	testOrderingTwoReplicas(t, newClusterClient)
 }
 
+// On a cluster, a state event's key under both guards is in its entity's
+// slot (a script touching both would be refused otherwise), so it is not
+// de-duplication's own key.
+func TestCluster_EventStateKeyIsInItsEntitysSlot(t *testing.T) {
+	rdb := newCluster(t)
+	prefix := uniquePrefix(t)
+	s := newDedupStore(t, rdb, prefix)
+	if got, want := s.EventStateKey("agt_1", "evt_1"), prefix+"{agt_1}:webhook:evt_1"; got != want {
+		t.Errorf("EventStateKey = %q; want %q (in StateKey's hash slot)", got, want)
+	}
+	es := &botonom.EventState{EventID: "evt_1", Key: "agt_1", At: statusAt, Lease: time.Minute, Retention: time.Hour, StateRetention: time.Hour}
+	c, err := s.ClaimEventState(context.Background(), es)
+	if err != nil || c.Status != botonom.DedupClaimed {
+		t.Fatalf("ClaimEventState = %+v, %v; want claimed", c, err)
+	}
+	if err := s.DoneEventState(context.Background(), es, c.Token); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // With replica acknowledgement on a cluster, each step costs one round
 // trip still (the script and WAIT in one pipeline to the key's master),
 // and the records are on the key's replica when the step returns.
@@ -103,6 +123,11 @@ func TestCluster_ReplicaAckCostsNoRoundTrip(t *testing.T) {
 	}{
 		{"claim", func() error { _, err := store.Claim(ctx, "evt_1", time.Minute); return err }},
 		{"claim state", func() error { _, err := store.ClaimState(ctx, "agt_1", statusAt, time.Minute); return err }},
+		{"claim event state", func() error {
+			_, err := store.ClaimEventState(ctx, &botonom.EventState{EventID: "evt_s", Key: "agt_2", At: statusAt,
+				Lease: time.Minute, Retention: time.Hour, StateRetention: time.Hour})
+			return err
+		}},
 	} {
 		_ = step.run() // warm: the first use of a script on a node adds an EVAL
 		deleteKeys(rdb, prefix)

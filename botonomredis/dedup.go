@@ -58,11 +58,16 @@ end
 var (
 	// claimScript: KEYS[1] the event's key, ARGV[1] the claim value,
 	// ARGV[2] the lease in ms. Answers {1, 0} claimed, {2, 0} done,
-	// {3, pttl} in flight.
+	// {3, pttl} in flight. A claim finding its own value answers claimed:
+	// go-redis sends a command again when its answer was lost (a dropped
+	// connection, a read timeout), and the claim had then been taken.
 	claimScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, 0}
+end
+if cur == ARGV[1] then
   return {1, 0}
 end
 if cur == 'done' then
@@ -103,6 +108,10 @@ type DedupStore struct {
 	rdb    redis.UniversalClient
 	prefix string
 	ack    replicaAck
+	// tagged: a state event's key under both guards carries its entity's
+	// hash tag (EventStateKey), as Redis Cluster needs; on one server (a
+	// *redis.Client: a single server, or Sentinel's master) it is Key.
+	tagged bool
 }
 
 var _ botonom.DedupStore = (*DedupStore)(nil)
@@ -161,7 +170,8 @@ func NewDedupStore(rdb redis.UniversalClient, opts ...DedupStoreOption) (*DedupS
 			return nil, fmt.Errorf("botonomredis: NewDedupStore: %w", err)
 		}
 	}
-	return &DedupStore{rdb: rdb, prefix: cfg.prefix, ack: cfg.ack}, nil
+	_, oneServer := rdb.(*redis.Client)
+	return &DedupStore{rdb: rdb, prefix: cfg.prefix, ack: cfg.ack, tagged: !oneServer}, nil
 }
 
 // Key returns the Redis key of eventID.

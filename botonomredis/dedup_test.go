@@ -547,6 +547,17 @@ func TestDedupStore_ReplicaAckTimeoutIsAStoreFailure(t *testing.T) {
 	if n := rdb.Exists(ctx, store.Key("evt_1")).Val(); n != 0 {
 		t.Errorf("the claim that was not acknowledged is still held")
 	}
+	// The ordering claim and both guards' claim are released alike.
+	if _, err := store.ClaimState(ctx, "agt_1", time.Now(), time.Minute); err == nil {
+		t.Errorf("ClaimState without a replica: no error")
+	}
+	es := &botonom.EventState{EventID: "evt_s", Key: "agt_2", At: time.Now(), Lease: time.Minute, Retention: time.Hour, StateRetention: time.Hour}
+	if _, err := store.ClaimEventState(ctx, es); err == nil {
+		t.Errorf("ClaimEventState without a replica: no error")
+	}
+	if n := rdb.Exists(ctx, store.StateKey("agt_1"), store.StateKey("agt_2"), store.EventStateKey("agt_2", "evt_s")).Val(); n != 0 {
+		t.Errorf("%d ordering claims that were not acknowledged are still held", n)
+	}
 
 	fn := &countingFn{}
 	if w := serve(botonom.WebhookHandler(webhookSecret, fn.handle, botonom.WithDeduplication(store)), "evt_1"); w.Code != http.StatusServiceUnavailable {
@@ -559,5 +570,79 @@ func TestDedupStore_ReplicaAckTimeoutIsAStoreFailure(t *testing.T) {
 		if _, err := botonomredis.NewDedupStore(rdb, bad); err == nil || !strings.Contains(err.Error(), "WithReplicaAck") {
 			t.Errorf("NewDedupStore(%v) = %v; want a WithReplicaAck error", bad, err)
 		}
+	}
+}
+
+// replayScripts runs every script command twice, as go-redis does when a
+// command's answer is lost (a dropped connection, a read timeout): the
+// first run's answer is never read.
+type replayScripts struct{ replays atomic.Int64 }
+
+func (h *replayScripts) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *replayScripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			if err := next(ctx, cmd); err == nil {
+				h.replays.Add(1)
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *replayScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A claim whose answer was lost and that go-redis sent again finds its own
+// claim: it is claimed, not in flight (which answered 409 and held the
+// event, or the entity, for the whole lease). Done and release sent again
+// change nothing either.
+func TestDedupStore_AClaimSentAgainIsClaimed(t *testing.T) {
+	for name, guards := range map[string]func(*botonomredis.DedupStore) []botonom.HandlerOption{
+		"de-duplication": func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+			return []botonom.HandlerOption{botonom.WithDeduplication(s)}
+		},
+		"ordering": func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+			return []botonom.HandlerOption{botonom.WithOrdering(s)}
+		},
+		"both": func(s *botonomredis.DedupStore) []botonom.HandlerOption {
+			return []botonom.HandlerOption{botonom.WithDeduplication(s), botonom.WithOrdering(s)}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rdb := newRedis(t)
+			replay := &replayScripts{}
+			rdb.AddHook(replay)
+			store := newDedupStore(t, rdb, uniquePrefix(t))
+			var calls atomic.Int64
+			fail := true
+			h := botonom.WebhookHandler(webhookSecret, func(context.Context, *botonom.Event) error {
+				calls.Add(1)
+				if fail {
+					return errors.New("db down")
+				}
+				return nil
+			}, guards(store)...)
+			if code := serveStatus(h, "agt_1", 2); code != http.StatusInternalServerError {
+				t.Errorf("fn fails: %d; want 500 (claimed, then released)", code)
+			}
+			fail = false
+			if code := serveStatus(h, "agt_1", 2); code != http.StatusOK {
+				t.Errorf("redelivery: %d; want 200", code)
+			}
+			if code := serveStatus(h, "agt_1", 1); code != http.StatusOK {
+				t.Errorf("an older state: %d; want 200", code)
+			}
+			want := int64(2) // the failure and the redelivery; the older state is stale
+			if name == "de-duplication" {
+				want = 3 // the older state is another event
+			}
+			if got := calls.Load(); got != want {
+				t.Errorf("fn ran %d times; want %d", got, want)
+			}
+			if replay.replays.Load() == 0 {
+				t.Fatal("no script was sent twice")
+			}
+		})
 	}
 }

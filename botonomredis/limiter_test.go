@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,28 +138,27 @@ func newLimiter(t *testing.T, rdb redis.UniversalClient, token string, limit int
 	return l
 }
 
-// maxInWindow is the largest number of the sorted times that fall in one
-// window [t, t+window).
-func maxInWindow(times []time.Time, window time.Duration) int {
-	best, lo := 0, 0
-	for hi := range times {
-		for times[hi].Sub(times[lo]) >= window {
-			lo++
+// call is one request as its caller saw it: it was admitted by the limiter
+// at some time between start (before the limiter's wait) and end (its
+// answer read).
+type call struct{ start, end time.Time }
+
+// mostAdmittedInWindow is the most calls that surely were admitted in one
+// window [t, t+window): those that started at t or later and ended before
+// t+window. A slow machine only lengthens calls, which lowers the count;
+// a limiter that admits too many raises it.
+func mostAdmittedInWindow(calls []call, window time.Duration) int {
+	best := 0
+	for _, from := range calls {
+		n := 0
+		for _, c := range calls {
+			if !c.start.Before(from.start) && c.end.Before(from.start.Add(window)) {
+				n++
+			}
 		}
-		best = max(best, hi-lo+1)
+		best = max(best, n)
 	}
 	return best
-}
-
-// minSpan is the shortest time that n consecutive sorted times span.
-func minSpan(times []time.Time, n int) time.Duration {
-	span := time.Duration(-1)
-	for i := n - 1; i < len(times); i++ {
-		if d := times[i].Sub(times[i-n+1]); span < 0 || d < span {
-			span = d
-		}
-	}
-	return span
 }
 
 func TestLimiter_TwoClientsShareOneLimit(t *testing.T) {
@@ -176,15 +174,8 @@ func testTwoClientsShareOneLimit(t *testing.T, newClient func(*testing.T) redis.
 		run        = 1200 * time.Millisecond
 		goroutines = 8 // per client
 	)
-	var (
-		mu       sync.Mutex
-		arrivals []time.Time
-	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/agents/{id}", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		arrivals = append(arrivals, time.Now())
-		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"id":"agt_1","name":"x","status":"online","skills":[],"created_at":"2026-01-05T09:00:00Z","updated_at":"2026-01-05T09:00:00Z"}`)
 	})
@@ -207,8 +198,10 @@ func testTwoClientsShareOneLimit(t *testing.T, newClient func(*testing.T) redis.
 	ctx, cancel := context.WithTimeout(context.Background(), run)
 	defer cancel()
 	var (
-		wg   sync.WaitGroup
-		done [2]atomic.Int64
+		wg    sync.WaitGroup
+		done  [2]atomic.Int64
+		mu    sync.Mutex
+		calls []call
 	)
 	for i, c := range clients {
 		for range goroutines {
@@ -216,7 +209,9 @@ func testTwoClientsShareOneLimit(t *testing.T, newClient func(*testing.T) redis.
 			go func() {
 				defer wg.Done()
 				for ctx.Err() == nil {
+					start := time.Now()
 					agent, _, err := c.Agents.Get(ctx, "agt_1")
+					end := time.Now()
 					if err != nil {
 						if ctx.Err() == nil {
 							t.Errorf("client %d: Get: %v", i, err)
@@ -227,6 +222,9 @@ func testTwoClientsShareOneLimit(t *testing.T, newClient func(*testing.T) redis.
 						t.Errorf("client %d: agent ID = %q", i, agent.ID)
 					}
 					done[i].Add(1)
+					mu.Lock()
+					calls = append(calls, call{start, end})
+					mu.Unlock()
 				}
 			}()
 		}
@@ -235,25 +233,22 @@ func testTwoClientsShareOneLimit(t *testing.T, newClient func(*testing.T) redis.
 
 	mu.Lock()
 	defer mu.Unlock()
-	slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
-	got := maxInWindow(arrivals, time.Second)
+	got := mostAdmittedInWindow(calls, time.Second)
 	// GCRA admits at most limit + burst - 1 requests in any window [t, t+1s)
-	// of its (Redis) clock. The server sees each request a little after it
-	// was admitted, by a latency that varies; allowing one more request,
-	// limit + burst (GCRA's bound for a closed window), absorbs up to one
-	// emission interval (20 ms) of that variation.
+	// of its (Redis) clock; one more allows for the two clocks' reading.
 	allowed := limit + burst
-	t.Logf("requests: %d in %s (client 0: %d, client 1: %d); most in any 1 s window: %d, allowed %d; the quickest %d spanned %s",
-		len(arrivals), run, done[0].Load(), done[1].Load(), got, allowed, allowed+1, minSpan(arrivals, allowed+1))
+	t.Logf("requests: %d in %s (client 0: %d, client 1: %d); most surely admitted in one 1 s window: %d, allowed %d",
+		len(calls), run, done[0].Load(), done[1].Load(), got, allowed)
 	if got > allowed {
-		t.Errorf("server saw %d requests in one 1 s window; want at most %d (limit %d + burst %d)", got, allowed, limit, burst)
+		t.Errorf("%d requests were admitted in one 1 s window; want at most %d (limit %d + burst %d)", got, allowed, limit, burst)
 	}
-	// Not starved: the run should use nearly all of the budget, which is
-	// burst + limit·run (65) at most.
+	// Not starved: the run should
+	// use most of the budget, which is burst + limit·run (65) at most; three
+	// quarters of limit·run leaves a slow machine 300 ms of stalls.
 	ceiling := burst + int(limit*run/time.Second) + 1
-	floor := int(limit*run/time.Second) * 9 / 10
-	if n := len(arrivals); n < floor || n > ceiling {
-		t.Errorf("server saw %d requests in %s; want between %d and %d", n, run, floor, ceiling)
+	floor := int(limit*run/time.Second) * 3 / 4
+	if n := len(calls); n < floor || n > ceiling {
+		t.Errorf("%d requests answered in %s; want between %d and %d", n, run, floor, ceiling)
 	}
 	for i := range done {
 		if done[i].Load() == 0 {
@@ -463,7 +458,7 @@ func TestNewLimiter_TrimsTheTokenAsNewClientDoes(t *testing.T) {
 	}
 }
 
-// One Limiter per token, wired as the README shows (one client per
+// One Limiter per token, wired as docs/workspaces.md shows (one client per
 // workspace, made from one base client): a workspace whose limit is spent
 // waits, another's calls go at once, all through one connection.
 func TestLimiter_OnePerWorkspaceClient(t *testing.T) {

@@ -70,11 +70,15 @@ end
 var (
 	// claimStateScript: KEYS[1], ARGV[1] the state's time, ARGV[2] the
 	// token, ARGV[3] the lease in ms. Answers {1, 0} claimed, {2, 0} stale,
-	// {3, ms left} in flight.
+	// {3, ms left} in flight; claimed when it finds its own token (sent
+	// again, as claimScript).
 	claimStateScript = redis.NewScript(luaNow + `
 local v = redis.call('HMGET', KEYS[1], 'n', 'c', 'u')
 if v[1] and ARGV[1] < v[1] then
   return {2, 0}
+end
+if v[2] == ARGV[2] and tonumber(v[3]) > now then
+  return {1, 0}
 end
 if v[2] and tonumber(v[3]) > now then
   return {3, tonumber(v[3]) - now}
@@ -95,11 +99,15 @@ return {1, 0}
 	// ARGV[1] the state's time, ARGV[2] the token, ARGV[3] the lease in ms,
 	// ARGV[4] the event's retention in ms. Answers {2, 0} done, {3, ms
 	// left} in flight (either claim), {4, 0} stale (then marks the event
-	// done), else claims both: {1, 0}.
+	// done), else claims both: {1, 0}; claimed when it finds its own
+	// claim (sent again, as claimScript).
 	claimEventStateScript = redis.NewScript(luaNow + `
 local cur = redis.call('GET', KEYS[1])
 if cur == 'done' then
   return {2, 0}
+end
+if cur == 'claim:' .. ARGV[2] then
+  return {1, 0}
 end
 if cur then
   return {3, redis.call('PTTL', KEYS[1])}
@@ -140,9 +148,17 @@ func (s *DedupStore) StateKey(key string) string {
 }
 
 // EventStateKey returns the Redis key of the de-duplication record of
-// eventID, a state event of key, under both guards (see ClaimEventState):
-// in key's hash slot, beside StateKey(key).
+// eventID, a state event of key, under both guards (see ClaimEventState).
+// On a *redis.Client (one server, or Sentinel's master) it is Key(eventID),
+// the key of de-duplication alone, so that replicas with different guards
+// share one record of each event. On any other client (Redis Cluster) it
+// lies in key's hash slot, beside StateKey(key) — the prefix, key in
+// braces, then ":webhook:" and eventID — so that one script can take both;
+// it then differs from Key(eventID): give every replica the same guards.
 func (s *DedupStore) EventStateKey(key, eventID string) string {
+	if !s.tagged {
+		return s.Key(eventID)
+	}
 	return s.prefix + "{" + key + "}:" + dedupKeyInfix + eventID
 }
 
@@ -185,10 +201,10 @@ var _ botonom.GuardStore = (*DedupStore)(nil)
 // ClaimEventState implements botonom.GuardStore: both guards' claims of a
 // state event in one round trip, on EventStateKey and StateKey (one hash
 // slot, so it runs on Redis Cluster). A handler given the store as both
-// WithDeduplication's and WithOrdering's calls it: give every replica of
-// an endpoint the same guards, since a state event's de-duplication key is
-// then EventStateKey, not Key. Lease and Retention are rounded down to
-// whole milliseconds and must be at least one.
+// WithDeduplication's and WithOrdering's calls it. On Redis Cluster, give
+// every replica of an endpoint the same guards: a state event's
+// de-duplication key is then EventStateKey, not Key. Lease and Retention
+// are rounded down to whole milliseconds and must be at least one.
 func (s *DedupStore) ClaimEventState(ctx context.Context, es *botonom.EventState) (botonom.DedupClaim, error) {
 	if es.Lease < time.Millisecond || es.Retention < time.Millisecond {
 		return botonom.DedupClaim{}, fmt.Errorf("botonomredis: claim event state: lease %s or retention %s is under a millisecond: %w", es.Lease, es.Retention, botonom.ErrInvalidArgument)

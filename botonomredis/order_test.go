@@ -430,10 +430,206 @@ func TestDedupStore_EventStateClaimDoneRelease(t *testing.T) {
 	if got := claim(es("evt_4", t2)).Status; got != botonom.DedupClaimed {
 		t.Errorf("after release: %s; want claimed", got)
 	}
-	if got, want := s.EventStateKey("agt_1", "evt_1"), prefix+"{agt_1}:webhook:evt_1"; got != want {
-		t.Errorf("EventStateKey = %q; want %q (in StateKey's hash slot)", got, want)
+	if got, want := s.EventStateKey("agt_1", "evt_1"), s.Key("evt_1"); got != want {
+		t.Errorf("EventStateKey on one server = %q; want %q (de-duplication's own key)", got, want)
 	}
 	if _, err := s.ClaimEventState(ctx, &botonom.EventState{EventID: "e", Key: "k", Lease: time.Minute}); !errors.Is(err, botonom.ErrInvalidArgument) {
 		t.Errorf("no retention: %v; want ErrInvalidArgument", err)
+	}
+}
+
+// A rolling deploy that adds (or removes) WithOrdering: one replica has
+// de-duplication alone, the other both guards, on one Redis server. A state
+// event processed by either is a duplicate at the other, whichever comes
+// first, and in flight at one is in flight at the other: both keep the
+// event under one key.
+func TestDedupStore_ReplicasWithDifferentGuardsShareOneRecord(t *testing.T) {
+	prefix := uniquePrefix(t)
+	store := newDedupStore(t, newRedis(t), prefix)
+	var calls atomic.Int64
+	var waited atomic.Bool
+	running, release := make(chan struct{}), make(chan struct{})
+	fn := func(_ context.Context, ev *botonom.Event) error {
+		calls.Add(1)
+		if ev.ID == "evt_agt_1_3" && waited.CompareAndSwap(false, true) { // its first run waits
+			close(running)
+			<-release
+		}
+		return nil
+	}
+	dedupOnly := botonom.WebhookHandler(webhookSecret, fn, botonom.WithDeduplication(store))
+	both := botonom.WebhookHandler(webhookSecret, fn, botonom.WithDeduplication(store), botonom.WithOrdering(store))
+
+	for n, replicas := range map[int][2]http.Handler{1: {dedupOnly, both}, 2: {both, dedupOnly}} {
+		for i, h := range replicas {
+			if code := serveStatus(h, "agt_1", n); code != http.StatusOK {
+				t.Fatalf("event %d, delivery %d: %d; want 200", n, i, code)
+			}
+		}
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("2 events, each delivered to both replicas: fn ran %d times; want 2", got)
+	}
+
+	done := make(chan int)
+	go func() { done <- serveStatus(both, "agt_1", 3) }()
+	<-running
+	if code := serveStatus(dedupOnly, "agt_1", 3); code != http.StatusConflict {
+		t.Errorf("while the other replica runs it: %d; want 409", code)
+	}
+	close(release)
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("the delivery in flight: %d; want 200", code)
+	}
+	if got := calls.Load(); got != 3 {
+		t.Errorf("3 events: fn ran %d times; want 3", got)
+	}
+}
+
+// Both guards' combined steps on Redis, with a sender that hangs up while
+// fn runs: fn's context ends with it, and the done step still lands (the
+// redelivery is a duplicate, an older state stale).
+func TestDedupStore_BothGuardsSenderGoneDuringFn(t *testing.T) {
+	store := newDedupStore(t, newRedis(t), uniquePrefix(t))
+	ctx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	var calls atomic.Int64
+	var fnErr error
+	h := botonom.WebhookHandler(webhookSecret, func(fnCtx context.Context, _ *botonom.Event) error {
+		calls.Add(1)
+		hangUp()
+		select {
+		case <-fnCtx.Done():
+			fnErr = fnCtx.Err()
+		case <-time.After(10 * time.Second):
+		}
+		return nil
+	}, botonom.WithDeduplication(store), botonom.WithOrdering(store))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, statusDelivery("agt_1", 2).WithContext(ctx))
+	if w.Code != http.StatusOK || !errors.Is(fnErr, context.Canceled) {
+		t.Fatalf("answer %d, fn's context ended with %v; want 200, context.Canceled", w.Code, fnErr)
+	}
+	if code := serveStatus(h, "agt_1", 2); code != http.StatusOK || calls.Load() != 1 {
+		t.Errorf("redelivery: %d, fn ran %d times; want 200, once (done was recorded)", code, calls.Load())
+	}
+	if code := serveStatus(h, "agt_1", 1); code != http.StatusOK || calls.Load() != 1 {
+		t.Errorf("an older state: %d, fn ran %d times; want 200, once (the newer state was recorded)", code, calls.Load())
+	}
+}
+
+// The memory store and the Redis store answer every step of both guards
+// alike: the same script of steps, the same statuses and errors.
+func TestStores_AgreeOnEveryStep(t *testing.T) {
+	ctx := context.Background()
+	t0, t1, t2 := statusAt, statusAt.Add(time.Second), statusAt.Add(2*time.Second)
+	type stores interface {
+		botonom.DedupStore
+		botonom.OrderStore
+	}
+	run := func(s stores) []string {
+		var out []string
+		tokens := map[string]string{}
+		claim := func(name string, c botonom.DedupClaim, err error) {
+			tokens[name] = c.Token
+			out = append(out, fmt.Sprintf("%s: %s %v", name, c.Status, err))
+		}
+		step := func(name string, err error) {
+			switch {
+			case errors.Is(err, botonom.ErrDedupClaimLost):
+				err = botonom.ErrDedupClaimLost
+			case errors.Is(err, botonom.ErrInvalidArgument):
+				err = botonom.ErrInvalidArgument
+			}
+			out = append(out, fmt.Sprintf("%s: %v", name, err))
+		}
+		c, err := s.Claim(ctx, "evt_1", time.Minute)
+		claim("claim evt_1", c, err)
+		c, err = s.Claim(ctx, "evt_1", time.Minute)
+		claim("claim evt_1 again", c, err)
+		step("release evt_1, another token", s.Release(ctx, "evt_1", "nope"))
+		step("done evt_1, another token", s.Done(ctx, "evt_1", "nope", time.Hour))
+		step("release evt_1", s.Release(ctx, "evt_1", tokens["claim evt_1"]))
+		step("release evt_1 again", s.Release(ctx, "evt_1", tokens["claim evt_1"]))
+		c, err = s.Claim(ctx, "evt_1", time.Minute)
+		claim("claim evt_1 after release", c, err)
+		step("done evt_1", s.Done(ctx, "evt_1", tokens["claim evt_1 after release"], time.Hour))
+		step("done evt_1 again", s.Done(ctx, "evt_1", tokens["claim evt_1 after release"], time.Hour))
+		step("release evt_1 when done", s.Release(ctx, "evt_1", tokens["claim evt_1 after release"]))
+		c, err = s.Claim(ctx, "evt_1", time.Minute)
+		claim("claim evt_1 when done", c, err)
+		step("done evt_2, never claimed", s.Done(ctx, "evt_2", "nope", time.Hour))
+		c, err = s.Claim(ctx, "evt_2", time.Minute)
+		claim("claim evt_2", c, err)
+		step("release evt_3, never claimed", s.Release(ctx, "evt_3", "nope"))
+		_, err = s.Claim(ctx, "evt_4", 0)
+		step("claim with no lease", err)
+
+		c, err = s.ClaimState(ctx, "agt_1", t1, time.Minute)
+		claim("claim state t1", c, err)
+		c, err = s.ClaimState(ctx, "agt_1", t2, time.Minute)
+		claim("claim state t2 while t1 runs", c, err)
+		c, err = s.ClaimState(ctx, "agt_1", t0, time.Minute)
+		claim("claim state t0 while t1 runs", c, err)
+		step("release state, another token", s.ReleaseState(ctx, "agt_1", "nope"))
+		step("done state t1", s.DoneState(ctx, "agt_1", tokens["claim state t1"], t1, time.Hour))
+		c, err = s.ClaimState(ctx, "agt_1", t0, time.Minute)
+		claim("claim state t0", c, err)
+		c, err = s.ClaimState(ctx, "agt_1", t1, time.Minute)
+		claim("claim state t1 again (equal)", c, err)
+		step("done state t1 again, another token", s.DoneState(ctx, "agt_1", "nope", t1, time.Hour))
+		step("release state t1 again", s.ReleaseState(ctx, "agt_1", tokens["claim state t1 again (equal)"]))
+		step("release state t1 again, twice", s.ReleaseState(ctx, "agt_1", tokens["claim state t1 again (equal)"]))
+		c, err = s.ClaimState(ctx, "agt_1", t2, time.Minute)
+		claim("claim state t2", c, err)
+		step("done state t0 under t2's claim", s.DoneState(ctx, "agt_1", tokens["claim state t2"], t0, time.Hour))
+		c, err = s.ClaimState(ctx, "agt_1", t1, time.Minute)
+		claim("claim state t1 after t0 recorded over t1", c, err)
+		step("done state agt_2, never claimed", s.DoneState(ctx, "agt_2", "nope", t1, time.Hour))
+		c, err = s.ClaimState(ctx, "agt_2", t0, time.Minute)
+		claim("claim state agt_2 t0", c, err)
+		_, err = s.ClaimState(ctx, "agt_3", t0, 0)
+		step("claim state with no lease", err)
+		return out
+	}
+	memory, err := botonom.NewMemoryDedupStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := run(memory)
+	got := run(newDedupStore(t, newRedis(t), uniquePrefix(t)))
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			t.Errorf("step %d: redis %q; memory %q", i, got[min(i, len(got)-1)], want[i])
+		}
+	}
+	t.Logf("%d steps agree", len(want))
+}
+
+// fn panics under both guards' combined steps on Redis: both claims are
+// released, so the redelivery is processed at once.
+func TestDedupStore_BothGuardsReleaseWhenFnPanics(t *testing.T) {
+	store := newDedupStore(t, newRedis(t), uniquePrefix(t))
+	var panicking atomic.Bool
+	panicking.Store(true)
+	var calls atomic.Int64
+	h := botonom.WebhookHandler(webhookSecret, func(context.Context, *botonom.Event) error {
+		if panicking.Load() {
+			panic("bug")
+		}
+		calls.Add(1)
+		return nil
+	}, botonom.WithDeduplication(store), botonom.WithOrdering(store))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("fn's panic did not go on")
+			}
+		}()
+		serveStatus(h, "agt_1", 1)
+	}()
+	panicking.Store(false)
+	if code := serveStatus(h, "agt_1", 1); code != http.StatusOK || calls.Load() != 1 {
+		t.Errorf("redelivery after the panic: %d, fn ran %d times; want 200, once", code, calls.Load())
 	}
 }

@@ -377,7 +377,8 @@ type Request struct {
 	BodyTruncated bool
 	Time          time.Time // by the server's clock, when it arrived
 	// Status is the status of the answer, 0 when the connection was closed
-	// without one (ResetConnectionNext, DropResponseNext).
+	// without one (ResetConnectionNext, DropResponseNext, a body that did
+	// not arrive within the read timeout or before Close).
 	Status int
 	// RequestID is the X-Request-Id of the answer ("req_…").
 	RequestID string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -46,8 +47,22 @@ func (c *cli) newClient() (*botonom.Client, error) {
 	}, extraClientOptions...)
 	// Without a token, the error says to run "botonom mock" and paste its
 	// export line.
-	return botonom.NewClientFromEnv(opts...)
+	client, err := botonom.NewClientFromEnv(opts...)
+	if err != nil {
+		return nil, errors.New(envTerms.Replace(strings.TrimPrefix(err.Error(), "botonom: ")))
+	}
+	return client, nil
 }
+
+// envTerms says the SDK's set-up errors in the command's terms: the token
+// and the base URL come from the environment, not from calls the person
+// made.
+var envTerms = strings.NewReplacer(
+	"NewClientFromEnv: ", "",
+	"NewClient: WithBaseURL: ", "BOTONOM_BASE_URL ",
+	"NewClient: API token", "BOTONOM_API_TOKEN",
+	"NewClient: ", "",
+)
 
 // withClient runs fn with a client from the environment and turns its
 // error into the exit status: bad input the SDK refuses (nothing was sent)
@@ -62,10 +77,35 @@ func (c *cli) withClient(fs *flag.FlagSet, fn func(*botonom.Client) error) int {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, botonom.ErrInvalidArgument) && c.ctx.Err() == nil:
-		return c.usageError(fs, errors.New(strings.TrimPrefix(err.Error(), "botonom: ")))
+		return c.usageError(fs, errors.New(inFlagTerms(fs, err.Error())))
 	}
 	return c.fail(err)
 }
+
+// sdkOperation is the SDK's name of the call at the start of its
+// ErrInvalidArgument text ("usage: ", "list tasks: "), which the command's
+// name already says.
+var sdkOperation = regexp.MustCompile(`^[a-z]+( [a-z]+)?: `)
+
+// inFlagTerms says an ErrInvalidArgument of the SDK in the command's
+// terms: without "botonom: " and the SDK's name of the call, and with each
+// request field that is one of fs's flags named as that flag ("to is
+// before from" is "--to is before --from"); quoted values are left alone.
+func inFlagTerms(fs *flag.FlagSet, msg string) string {
+	msg = sdkOperation.ReplaceAllString(strings.TrimPrefix(msg, "botonom: "), "")
+	parts := strings.Split(msg, `"`)
+	for i := 0; i < len(parts); i += 2 { // outside quotes
+		parts[i] = fieldWord.ReplaceAllStringFunc(parts[i], func(w string) string {
+			if name := strings.ReplaceAll(w, "_", "-"); fs.Lookup(name) != nil {
+				return "--" + name
+			}
+			return w
+		})
+	}
+	return strings.Join(parts, `"`)
+}
+
+var fieldWord = regexp.MustCompile(`[a-z_]+`)
 
 // agentsCommand is one subcommand of "agents": its flags, and what it
 // does with them once parsed.

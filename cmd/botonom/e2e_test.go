@@ -297,7 +297,7 @@ func TestE2E_UsageErrors(t *testing.T) {
 		{[]string{"frobnicate"}, `botonom: unknown command "frobnicate"`, `Run "botonom --help" for the list of commands.`},
 		{[]string{"agents"}, `botonom agents: missing subcommand: list, get, tasks or skills`, `Run "botonom agents --help" for usage and flags.`},
 		{[]string{"agents", "delete", "agt_abc123"}, `botonom agents: unknown subcommand "delete": want list, get, tasks or skills`, `Run "botonom agents --help" for usage and flags.`},
-		{[]string{"agents", "list", "--bogus"}, `botonom agents list: flag provided but not defined: -bogus`, `Run "botonom agents list --help" for usage and flags.`},
+		{[]string{"agents", "list", "--bogus"}, `botonom agents list: unknown flag --bogus`, `Run "botonom agents list --help" for usage and flags.`},
 		{[]string{"agents", "list", "--output", "yaml"}, `botonom agents list: --output "yaml": want json or table`, `Run "botonom agents list --help" for usage and flags.`},
 		{[]string{"agents", "get"}, `botonom agents get: missing AGENT_ID`, `Run "botonom agents get --help" for usage and flags.`},
 		{[]string{"agents", "get", "a", "b"}, `botonom agents get: unexpected argument "b"`, `Run "botonom agents get --help" for usage and flags.`},
@@ -332,7 +332,8 @@ func TestE2E_NoCommandPrintsTheCommands(t *testing.T) {
 func TestE2E_AgentsHelpShowsTheFlags(t *testing.T) {
 	r := runBinary(t, nil, "", "agents", "--help")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-	assert.Regexp(t, `(?s)Flags of agents list:\n  -all\n.*  -json\n.*  -output format\n.*  -status string\n.*Flags of agents get:\n  -json\n.*Flags of agents tasks:\n.*  -created-after time\n.*Flags of agents skills:\n.*  -install a,b\n.*  -remove c,d\n`, r.stdout)
+	assert.NotRegexp(t, `(?m)^  -[a-z]`, r.stdout, "flags are listed as --name, as the usage lines write them")
+	assert.Regexp(t, `(?s)Flags of agents list:\n  --all\n.*  --json\n.*  --output format\n.*  --status string\n.*Flags of agents get:\n  --json\n.*Flags of agents tasks:\n.*  --created-after time\n.*Flags of agents skills:\n.*  --install a,b\n.*  --remove c,d\n`, r.stdout)
 }
 
 func TestE2E_HelpOnEveryCommand(t *testing.T) {

@@ -51,9 +51,10 @@ func TestRun_AgentsSkillsUpdatesInOneCall(t *testing.T) {
 	assert.Equal(t, []string{"booking", "weather", "maps"}, agent.Skills)
 }
 
-// The secret is shown once, with a line saying to store it: on a
-// terminal in the fields; with JSON on stdout, on stderr, only when the
-// command made it (the API never echoes it).
+// The secret is shown once, with a line saying to store it, only when the
+// command made it (the API never echoes it): on a terminal in the fields;
+// with JSON on stdout, on stderr. A secret given with --secret is not
+// printed back.
 func TestRun_WebhooksRegisterShowsTheSecretOnce(t *testing.T) {
 	t.Setenv("NO_COLOR", "1")
 	srv := goldenServer(t)
@@ -82,6 +83,13 @@ func TestRun_WebhooksRegisterShowsTheSecretOnce(t *testing.T) {
 	assert.Empty(t, r.stderr, "a secret of your own is not printed back")
 	assert.Equal(t, "whsec_mine", srv.Webhooks()[2].Secret)
 
+	r = runTerm(t, srv, terminals{stdout: true, width: 100}, "webhooks", "register",
+		"--url", "https://example.com/hook3", "--events", "agent.task.completed", "--secret", "whsec_mine")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout+r.stderr, "whsec_mine", "on a terminal either")
+	assert.NotContains(t, r.stdout, storeSecretLine, "the person has it already")
+	assert.Contains(t, r.stdout, "Secret   the one given with --secret\n")
+
 	r = runIn(t, srv, "", "webhooks", "register", "--url", "https://example.com/hook4")
 	assert.Equal(t, 2, r.code)
 	assert.Equal(t, "botonom webhooks register: --events is required\n"+helpHint("botonom webhooks register")+"\n", r.stderr)
@@ -102,7 +110,7 @@ func TestE2E_HelpOfTheNewCommands(t *testing.T) {
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, r.stdout, "Usage:")
 		for _, f := range tc.flags {
-			assert.Regexp(t, `(?m)^  `+f+`\b`, r.stdout, tc.args)
+			assert.Regexp(t, `(?m)^  -`+f+`\b`, r.stdout, tc.args)
 		}
 	}
 	r := runBinary(t, nil, "", "help")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -154,9 +156,13 @@ func TestRun_SDKRefusedInputExits2(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{"botonom usage", []string{"usage", "--from", "2026-02-03", "--to", "2026-02-01"}, "usage: to is before from"},
-		{"botonom message", []string{"message", botonomtest.SampleAgentID, "  "}, "send message: content is empty"},
-		{"botonom agents skills", []string{"agents", "skills", botonomtest.SampleAgentID}, "update skills: install and remove are both empty"},
+		{"botonom usage", []string{"usage", "--from", "2026-02-03", "--to", "2026-02-01"}, "--to is before --from"},
+		{"botonom message", []string{"message", botonomtest.SampleAgentID, "  "}, "content is empty"},
+		{"botonom agents skills", []string{"agents", "skills", botonomtest.SampleAgentID}, "--install and --remove are both empty"},
+		{"botonom agents skills", []string{"agents", "skills", botonomtest.SampleAgentID, "--install", "a, "}, "--install[1] is empty"},
+		{"botonom agents tasks", []string{"agents", "tasks", botonomtest.SampleAgentID, "--created-after", "2026-02-03", "--created-before", "2026-02-01"}, "--created-before is before --created-after"},
+		{"botonom agents list", []string{"agents", "list", "--limit", "500"}, "--limit must be between 1 and 100, got 500"},
+		{"botonom webhooks register", []string{"webhooks", "register", "--url", "ftp://to.example", "--events", "agent.task.completed"}, `--url "ftp://to.example" is not an absolute http(s) URL`},
 	} {
 		r := runIn(t, srv, "", tc.args...)
 		assert.Equal(t, 2, r.code, tc.args)
@@ -189,4 +195,63 @@ func TestStatusCounts_SortsByStatusCode(t *testing.T) {
 	}
 	answers = append(answers, triggerAnswer{err: io.EOF}, triggerAnswer{status: "503 Service Unavailable", code: 503})
 	assert.Equal(t, "2 × 200 OK, 10 × 409 Conflict, 1 × 503 Service Unavailable, 1 × error", statusCounts(answers))
+}
+
+// A token or base URL the SDK refuses is named by its environment
+// variable, not by the SDK call the command made with it.
+func TestRun_BadEnvironmentIsNamedByItsVariable(t *testing.T) {
+	for _, tc := range []struct{ token, baseURL, want string }{
+		{"", "", "botonom: BOTONOM_API_TOKEN is not set (for a local fake API"},
+		{"btm_sk_test a", "", "botonom: BOTONOM_API_TOKEN contains white space\n"},
+		{botonomtest.Token, "127.0.0.1:12111/v1/", `botonom: BOTONOM_BASE_URL "127.0.0.1:12111/v1/" is not an absolute http(s) URL`},
+	} {
+		t.Setenv("BOTONOM_API_TOKEN", tc.token)
+		t.Setenv("BOTONOM_BASE_URL", tc.baseURL)
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"agents", "list"}, strings.NewReader(""), &stdout, &stderr)
+		assert.Equal(t, 1, code)
+		assert.True(t, strings.HasPrefix(stderr.String(), tc.want), "got %q, want it to start with %q", stderr.String(), tc.want)
+		assert.NotContains(t, stderr.String(), "NewClient")
+	}
+}
+
+// ttyStdin is a stdin the terminal check takes for a terminal.
+type ttyStdin struct{ *strings.Reader }
+
+func (ttyStdin) Write(p []byte) (int, error) { return len(p), nil }
+
+// A command that waits for stdin on a terminal says so, and how to end
+// it; read from a pipe, it says nothing.
+func TestRun_ReadingStdinOnATerminalSaysHowToEndIt(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var stdout, stderr bytes.Buffer
+		stdin := ttyStdin{strings.NewReader(`{"id":"evt_1"}`)}
+		c := &cli{ctx: context.Background(), stdin: stdin, stdout: &stdout, stderr: &stderr,
+			terminal: func(w io.Writer) (bool, int) { return tty && w == io.Writer(stdin), 80 }}
+		code := c.run([]string{"verify", "--secret", "whsec_x", "--header", "t=1,v1=00"})
+		assert.Equal(t, 1, code, "the signature does not match")
+		if tty {
+			assert.Contains(t, stderr.String(), "botonom: reading stdin: end it with Ctrl-D")
+		} else {
+			assert.NotContains(t, stderr.String(), "reading stdin")
+		}
+	}
+}
+
+// A mistyped flag is named with two dashes, as the usage lines and --help
+// write it (package flag writes one).
+func TestRun_FlagErrorsNameTheFlagWithTwoDashes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"agents", "list", "--frob"}, "botonom agents list: unknown flag --frob\n"},
+		{[]string{"usage", "--from"}, "botonom usage: flag needs an argument: --from\n"},
+		{[]string{"agents", "list", "--limit", "x"}, `botonom agents list: invalid value "x" for flag --limit: parse error` + "\n"},
+		{[]string{"message", "agt_abc123", "hi", "--metadata", "nokv"}, `botonom message: invalid value "nokv" for flag --metadata: "nokv" is not key=value` + "\n"},
+	} {
+		r := runIn(t, nil, "", tc.args...)
+		assert.Equal(t, 2, r.code, tc.args)
+		assert.True(t, strings.HasPrefix(r.stderr, tc.want), "got %q, want it to start with %q", r.stderr, tc.want)
+	}
 }

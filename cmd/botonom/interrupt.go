@@ -57,6 +57,12 @@ func (c *cli) readInput(path string) ([]byte, error) {
 	if path != "-" {
 		return os.ReadFile(path)
 	}
+	// On a terminal, a command that waits for stdin looks hung: say so.
+	if w, ok := c.stdin.(io.Writer); ok {
+		if tty, _ := c.terminal(w); tty {
+			fmt.Fprintln(c.stderr, "botonom: reading stdin: end it with Ctrl-D (Ctrl-Z, Enter on Windows), or Ctrl-C to stop")
+		}
+	}
 	type read struct {
 		b   []byte
 		err error

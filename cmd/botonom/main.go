@@ -193,10 +193,18 @@ func (c *cli) parse(fs *flag.FlagSet, usage string, args []string, required []st
 		printUsage(c.stdout, fs, usage)
 		return nil, exitOK, false
 	case err != nil:
-		return nil, c.usageError(fs, err), false
+		return nil, c.usageError(fs, errors.New(flagDashes.Replace(err.Error()))), false
 	}
 	return pos, exitOK, true
 }
+
+// flagDashes makes package flag's errors name a flag as the usage lines
+// and --help do: "flag needs an argument: --from", not "-from".
+var flagDashes = strings.NewReplacer(
+	"flag provided but not defined: -", "unknown flag --",
+	"flag needs an argument: -", "flag needs an argument: --",
+	"for flag -", "for flag --",
+)
 
 // usageError reports a bad command line: the error, then one line that
 // points to the command's --help (the usage would bury the error).
@@ -226,9 +234,13 @@ func printFlags(w io.Writer, title string, fs *flag.FlagSet) {
 		return
 	}
 	fmt.Fprintln(w, "\n"+title)
-	fs.SetOutput(w)
+	// PrintDefaults names a flag "-json"; the usage lines, the README and
+	// the errors write "--json": so does the list (both are accepted).
+	var b strings.Builder
+	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
+	io.WriteString(w, strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:])
 }
 
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {

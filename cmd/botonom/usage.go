@@ -13,9 +13,10 @@ const usageUsage = `Usage: botonom usage [--from TIME] [--to TIME] [--agent ID] 
 Prints the workspace's token usage between --from and --to, in total and
 per period: on a terminal as a bar chart (one bar per period, a dot for a
 period with no use, the totals under it), elsewhere or with --json as the
-API's JSON; --output table prints the figures as a table. Times are RFC 3339 ("2026-02-01T00:00:00Z") or a date
-("2026-02-01", midnight UTC); without them the API chooses (the current
-period and those before it). --agent restricts it to one agent.
+API's JSON; --output table prints the figures as a table. Times are
+RFC 3339 ("2026-02-01T00:00:00Z") or a date ("2026-02-01", midnight UTC);
+without them the API chooses (the current period and those before it).
+--agent restricts it to one agent.
 Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
 `
 
@@ -23,7 +24,7 @@ func runUsage(c *cli, args []string) int {
 	fs := newFlagSet("usage")
 	out := addOutputFlags(fs, "chart", "table")
 	from := fs.String("from", "", "start of the span, RFC 3339 or YYYY-MM-DD")
-	to := fs.String("to", "", "end of the span, RFC 3339 or YYYY-MM-DD")
+	to := fs.String("to", "", "end of the span, not included (--to 2026-02-21 ends with the 20th), RFC 3339 or YYYY-MM-DD")
 	agent := fs.String("agent", "", "only this agent's usage (agent `ID`)")
 	granularity := fs.String("granularity", "", "period length: hour, day or month (the API's default: day)")
 	if _, code, ok := c.parse(fs, usageUsage, args, nil, 0); !ok {

@@ -14,9 +14,10 @@ const webhooksUsage = `Usage:
 register subscribes URL to the event types (see "botonom trigger --help" for
 them). Deliveries are signed with SECRET; without --secret the command
 makes a random one. The API never shows the secret again, so the command
-prints it once: store it where your handler reads it
-(BOTONOM_WEBHOOK_SECRET). With --json, the API's JSON goes to stdout and a
-secret the command made goes to stderr.
+prints the one it made, once: store it where your handler reads it
+(BOTONOM_WEBHOOK_SECRET); a secret given with --secret is not printed back.
+With --json, the API's JSON goes to stdout and a secret the command made
+goes to stderr.
 Reads BOTONOM_API_TOKEN and, if set, BOTONOM_BASE_URL.
 `
 
@@ -78,13 +79,17 @@ func runWebhooks(c *cli, args []string) int {
 		for i, e := range hook.Events {
 			types[i] = string(e)
 		}
-		if err := writeFields(c.stdout, []field{
+		fields := []field{
 			{"ID", hook.ID},
 			{"URL", hook.URL},
 			{"Events", strings.Join(types, ", ")},
 			{"Created", formatTime(hook.CreatedAt)},
-			{"Secret", req.Secret},
-		}, c.colour()); err != nil {
+			{"Secret", "the one given with --secret"}, // not printed back, as with JSON
+		}
+		if made {
+			fields[len(fields)-1].value = req.Secret
+		}
+		if err := writeFields(c.stdout, fields, c.colour()); err != nil || !made {
 			return err
 		}
 		_, err = fmt.Fprintln(c.stdout, storeSecretLine)
