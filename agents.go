@@ -261,7 +261,7 @@ func listPage[T any](ctx context.Context, c *Client, op *Call, path string, quer
 	}
 	if page.HasMore {
 		if page.NextCursor == "" {
-			return nil, resp, fmt.Errorf("botonom: GET %s: has_more without next_cursor (request %s)", path, resp.RequestID)
+			return nil, resp, fmt.Errorf("botonom: GET %s: has_more without next_cursor%s", path, requestRef(resp.RequestID))
 		}
 		resp.NextCursor = page.NextCursor
 	}
@@ -292,7 +292,7 @@ func allPages[T any](fetch func(cursor string) ([]*T, *Response, error), cursor 
 			}
 			cursor = resp.NextCursor
 			if seen[cursor] {
-				yield(nil, fmt.Errorf("botonom: list: the API answered next_cursor %q again (request %s); stopped rather than loop over the same pages", cursor, resp.RequestID))
+				yield(nil, fmt.Errorf("botonom: list: the API answered next_cursor %q again%s; stopped rather than loop over the same pages", cursor, requestRef(resp.RequestID)))
 				return
 			}
 			seen[cursor] = true

@@ -112,6 +112,19 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// requestRef is " (request ID)" for an error's text, with the ID written
+// as server text; "" when the answer carried no request ID.
+func requestRef(id string) string {
+	if id == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(" (request ")
+	writeServerText(&b, id)
+	b.WriteByte(')')
+	return b.String()
+}
+
 // maxErrorText is the most of one server-sent field an error's text shows.
 const maxErrorText = 1 << 10
 

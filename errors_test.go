@@ -206,3 +206,16 @@ func TestAPIError_UnknownStatusWithoutTypeHasNoDoubleSpace(t *testing.T) {
 		assert.Equal(t, tc.want, tc.err.Error())
 	}
 }
+
+// A decode error names the request only when the answer carried an ID, and
+// writes it as server text (capped, control characters escaped).
+func TestDecodeError_NamesTheRequestOnlyWhenThereIsOne(t *testing.T) {
+	inner := errors.New("unexpected EOF")
+	for _, tc := range []struct{ id, want string }{
+		{"", "decode response: unexpected EOF"},
+		{"req_1", "decode response (request req_1): unexpected EOF"},
+		{"req_\x1b[31m", `decode response (request req_\x1b[31m): unexpected EOF`},
+	} {
+		assert.Equal(t, tc.want, (&decodeError{requestID: tc.id, err: inner}).Error())
+	}
+}

@@ -294,7 +294,7 @@ type decodeError struct {
 }
 
 func (e *decodeError) Error() string {
-	return fmt.Sprintf("decode response (request %s): %v", e.requestID, e.err)
+	return fmt.Sprintf("decode response%s: %v", requestRef(e.requestID), e.err)
 }
 
 func (e *decodeError) Unwrap() error { return e.err }
