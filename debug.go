@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -33,7 +34,7 @@ const debugSlack = 1 << 10
 // characters (the curl line reads it from $BOTONOM_API_TOKEN, so that it
 // runs as is); the client's token anywhere else likewise, and no 8
 // characters in a row of it show, even of a copy that a body's bound
-// cuts; the secret of a webhook registration and any "whsec_…" value show
+// cuts or one written with JSON or URL escapes; the secret of a webhook registration and any "whsec_…" value show
 // as "whsec_…"; Proxy-Authorization, Cookie and Set-Cookie as "…".
 //
 // It is a Middleware (see WithMiddleware): it sees each attempt as the
@@ -238,11 +239,13 @@ const tokenRun = 8
 // hideToken hides token in s: each whole copy as maskToken shows it, and
 // any other run of tokenRun or more of its characters — a copy cut short
 // by the end of what was read of a body, or cut anywhere else — as "…".
-// What stays shown of a copy (the "btm_sk_" prefix, the last 4
-// characters) is always next to the "…", so no run of tokenRun of the
-// token's characters shows, whatever the token's shape. A token shorter
-// than tokenRun is hidden where a whole copy shows (from 4 characters: a
-// shorter one would hide every match of a few letters).
+// A copy written with escapes, as JSON string text or percent-encoded
+// (\u0041, \/, %2F for any of its characters), is found through them and
+// hidden as "…" too. What stays shown of a copy (the "btm_sk_" prefix,
+// the last 4 characters) is always next to the "…", so no run of
+// tokenRun of the token's characters shows, whatever the token's shape. A
+// token shorter than tokenRun is hidden where a whole copy shows (from 4
+// characters: a shorter one would hide every match of a few letters).
 func hideToken(s, token string) string {
 	if len(token) < tokenRun {
 		if len(token) >= 4 {
@@ -250,8 +253,46 @@ func hideToken(s, token string) string {
 		}
 		return s
 	}
+	runs := tokenRuns(nil, s, token, nil)
+	if strings.ContainsAny(s, `\%`) {
+		text, at := unescape(s)
+		runs = tokenRuns(runs, text, token, at)
+		slices.SortFunc(runs, func(a, b [2]int) int { return a[0] - b[0] })
+	}
+	if len(runs) == 0 {
+		return s
+	}
 	var b strings.Builder
 	shown := 0 // s[:shown] is in b
+	for i, r := range runs {
+		start, end := max(r[0], shown), r[1]
+		if end <= start {
+			continue
+		}
+		for _, next := range runs[i+1:] { // runs that overlap this one join it
+			if next[0] >= end {
+				break
+			}
+			end = max(end, next[1])
+		}
+		b.WriteString(s[shown:start])
+		if s[start:end] == token {
+			b.WriteString(maskToken(token))
+		} else {
+			b.WriteString("…")
+		}
+		shown = end
+	}
+	b.WriteString(s[shown:])
+	return b.String()
+}
+
+// tokenRuns appends to runs each run of tokenRun or more of token's
+// characters in s, as a span [start, end) of s, widened to whole UTF-8
+// characters; at, if not nil, maps each byte of s (and its end) to where
+// it was read from in the text s was unescaped from, and the spans are of
+// that text.
+func tokenRuns(runs [][2]int, s, token string, at []int) [][2]int {
 	for i := 0; i+tokenRun <= len(s); i++ {
 		if !strings.Contains(token, s[i:i+tokenRun]) {
 			continue
@@ -264,30 +305,82 @@ func hideToken(s, token string) string {
 				end = j + tokenRun
 			}
 		}
-		b.WriteString(s[shown:i])
-		if s[i:end] == token {
-			b.WriteString(maskToken(token))
-		} else {
-			b.WriteString("…")
+		start := i
+		for start > 0 && !utf8.RuneStart(s[start]) {
+			start--
 		}
-		shown, i = end, end-1
+		for end < len(s) && !utf8.RuneStart(s[end]) {
+			end++
+		}
+		if at != nil {
+			runs = append(runs, [2]int{at[start], at[end]})
+		} else {
+			runs = append(runs, [2]int{start, end})
+		}
+		i = end - 1
 	}
-	if shown == 0 {
-		return s
+	return runs
+}
+
+// unescape is s with its JSON string escapes (\uXXXX, surrogate pairs
+// included, and \/, \\, \", \b, \f, \n, \r, \t) and its percent-encoding
+// (%XX) read, and for each byte of it (and its end) the offset in s it was
+// read from.
+func unescape(s string) (string, []int) {
+	text := make([]byte, 0, len(s))
+	at := make([]int, 0, len(s)+1)
+	for i := 0; i < len(s); {
+		from, n := i, 1
+		switch c := s[i]; {
+		case c == '%' && i+3 <= len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			text, n = append(text, byte(v)), 3
+		case c == '\\' && i+6 <= len(s) && s[i+1] == 'u':
+			r, err := strconv.ParseUint(s[i+2:i+6], 16, 16)
+			if err != nil {
+				text = append(text, c)
+				break
+			}
+			n = 6
+			if utf16.IsSurrogate(rune(r)) && i+12 <= len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
+				if r2, err := strconv.ParseUint(s[i+8:i+12], 16, 16); err == nil {
+					if pair := utf16.DecodeRune(rune(r), rune(r2)); pair != utf8.RuneError {
+						r, n = uint64(pair), 12
+					}
+				}
+			}
+			text = utf8.AppendRune(text, rune(r))
+		case c == '\\' && i+2 <= len(s) && strings.IndexByte(`/\"bfnrt`, s[i+1]) >= 0:
+			text, n = append(text, "/\\\"\b\f\n\r\t"[strings.IndexByte(`/\"bfnrt`, s[i+1])]), 2
+		default:
+			text = append(text, c)
+		}
+		for len(at) < len(text) {
+			at = append(at, from)
+		}
+		i += n
 	}
-	b.WriteString(s[shown:])
-	return b.String()
+	return string(text), append(at, len(s))
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // maskToken shows an API token as its "btm_sk_" prefix, if it has it, and
-// its last 4 characters, if it is long enough that they say little.
+// its last 4 characters, if it is long enough that they say little and
+// they are ASCII.
 func maskToken(token string) string {
 	prefix := ""
 	if strings.HasPrefix(token, "btm_sk_") {
 		prefix = "btm_sk_"
 	}
 	if rest := token[len(prefix):]; len(rest) >= 12 {
-		return prefix + "…" + rest[len(rest)-4:]
+		// Not the last 4 bytes of a character cut apart, nor 4 characters
+		// of several bytes each, which could make tokenRun bytes of it.
+		if last := rest[len(rest)-4:]; !strings.ContainsFunc(last, func(r rune) bool { return r >= utf8.RuneSelf }) {
+			return prefix + "…" + last
+		}
 	}
 	return prefix + "…"
 }

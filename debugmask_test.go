@@ -2,9 +2,11 @@ package botonom
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -248,5 +250,47 @@ func TestDebugView_RequestBodyOfUnknownLength(t *testing.T) {
 	})
 	if !strings.Contains(out.String(), "> (body cut short: first 4096 bytes shown)\n") {
 		t.Errorf("no cut note of unknown length in\n%s", out.String())
+	}
+}
+
+// A copy of the token written with escapes — JSON string text as any
+// encoder may write it (\u0041 for any character, \/ for a slash,
+// surrogate pairs for a character past U+FFFF), or percent-encoded in a
+// query — is hidden as a run, though no tokenRun of its characters are in
+// a row as written; its last 4 characters show only when they are ASCII,
+// never as bytes of a character cut apart.
+func TestHideToken_EscapedCopies(t *testing.T) {
+	const api = "btm_sk_live_4eC39HqLyjWDarjtT1zdp7dcAbCdEfGh"
+	const slashed = "Zx9q/4rLm/8KpW+B2nY/6DsF=0JgU/3ViX/A7Mb/tQ1"
+	const wide = "btm_sk_Zx9qT4rL😀m8KpWvB2nYc6…"
+	every5 := func(s string) string { // every 5th character as \u00XX
+		var b strings.Builder
+		for i, r := range s {
+			if i%5 == 4 {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	for _, c := range []struct{ token, s, want string }{
+		{api, `{"echo":"` + every5(api) + `"}`, `{"echo":"…"}`},
+		{slashed, `{"echo":"` + strings.ReplaceAll(slashed, "/", `\/`) + `"}`, `{"echo":"…"}`},
+		{slashed, "/v1/agents?q=" + url.QueryEscape(slashed) + "&x=1", "/v1/agents?q=…&x=1"},
+		{slashed, "/v1/agents?q=" + url.QueryEscape(slashed[:20]), "/v1/agents?q=…"}, // cut short
+		{wide, `"` + strings.ReplaceAll(strings.ReplaceAll(wide, "😀", `\ud83d\ude00`), "…", `\u2026`) + `"`, `"…"`},
+		{wide, "[" + wide + "]", "[btm_sk_…]"}, // the last 4 are not ASCII: not shown
+		{"btm_sk_ééééééééé", "[btm_sk_ééééééééé]", "[btm_sk_…]"},
+		{api, `\u00zz` + api + `%G1\`, `\u00zzbtm_sk_…EfGh%G1\`}, // what is not an escape is kept as it is
+	} {
+		if got := hideToken(c.s, c.token); got != c.want {
+			t.Errorf("hideToken(%q, %q) = %q, want %q", c.s, c.token, got, c.want)
+		}
+	}
+	// Through the debug view: the request's body and the answer's.
+	body := `{"echo":"` + strings.ReplaceAll(slashed, "/", `\/`) + `","q":"` + url.QueryEscape(slashed) + `"}`
+	if out := debugViewOf(t, slashed, body, body); strings.Contains(out, `\/`+slashed[5:9]) || strings.Contains(out, "%2F"+slashed[5:9]) {
+		t.Errorf("the debug view shows an escaped copy of the token:\n%s", out)
 	}
 }
