@@ -278,5 +278,5 @@ type Response struct {
 }
 
 func newResponse(r *http.Response, rate Rate) *Response {
-	return &Response{Response: r, Rate: rate, RequestID: headerValue(r.Header, headerRequestID)}
+	return &Response{Response: r, Rate: rate, RequestID: requestID(r)}
 }

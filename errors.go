@@ -202,6 +202,16 @@ type errorBody struct {
 	Error map[string]json.RawMessage `json:"error"`
 }
 
+// requestID is resp's X-Request-Id, without the request's token, should
+// the server echo it there.
+func requestID(resp *http.Response) string {
+	id := headerValue(resp.Header, headerRequestID)
+	if id != "" && resp.Request != nil {
+		id = hideToken(id, bearerToken(resp.Request.Header))
+	}
+	return id
+}
+
 // checkResponse returns nil for a 2xx answer and otherwise the typed error
 // for it. It decides from the status and headers alone, then reads at most
 // maxErrorBodySize bytes of the body for the details; a body that is

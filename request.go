@@ -280,7 +280,7 @@ func decodeAnswer(resp *http.Response) error {
 			err = timedOut
 		}
 	}
-	return &decodeError{requestID: headerValue(resp.Header, headerRequestID), err: err, whole: whole}
+	return &decodeError{requestID: requestID(resp), err: err, whole: whole}
 }
 
 // decodeError is a 2xx answer whose body did not decode. Whole says it

@@ -99,6 +99,17 @@ func TestSecrets_TokenNeverShows(t *testing.T) {
 			_, _ = io.WriteString(w, "<html>proxy</html>")
 		case "/v1/agents/big":
 			_, _ = io.WriteString(w, `{"id":"agt_1","name":"`+strings.Repeat("a", 4096)+`"}`)
+		case "/v1/agents/echo": // a gateway that quotes the request's token back
+			auth := r.Header.Get("Authorization")
+			w.Header().Set("X-Request-Id", "req_"+auth)
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"error":{"type":"t %[1]s","code":"c %[1]s","message":"bad header: %[1]s","param":"p %[1]s"}}`, auth)
+		case "/v1/agents/echo-ok":
+			w.Header().Set("X-Request-Id", "req_"+r.Header.Get("Authorization"))
+			_, _ = io.WriteString(w, `{"id":"agt_1"}`)
+		case "/v1/agents/echo-html": // a 200 that does not decode
+			w.Header().Set("X-Request-Id", "req_"+r.Header.Get("Authorization"))
+			_, _ = io.WriteString(w, "<html>proxy</html>")
 		case "/v1/agents/spent":
 			w.Header().Set("X-RateLimit-Limit", "10")
 			w.Header().Set("X-RateLimit-Remaining", "0")
@@ -110,30 +121,57 @@ func TestSecrets_TokenNeverShows(t *testing.T) {
 	})
 	logger, logs := secretLog()
 	c := srv.client(t, WithLogger(logger), WithMaxRetries(1), WithTimeout(50*time.Millisecond), WithMaxResponseSize(1024))
+	// A client for another token, made from c: the same, of its own
+	// token and of c's.
+	derived, err := c.WithToken(otherToken, WithLogger(logger))
+	require.NoError(t, err)
 	texts := map[string]string{}
 	ctx := context.Background()
 	var resp *Response
-	for _, id := range []string{"a401", "a404", "a429", "a500", "reset", "slow", "html", "big", "spent", "after-spent"} {
-		var err error
-		_, resp, err = c.Agents.Get(ctx, id)
-		if id == "spent" { // a 200 that spends the limit for an hour
-			require.NoError(t, err)
-			continue
-		}
-		require.Error(t, err, id)
-		texts["error "+id] = err.Error()
-		printed("error "+id, err, texts)
-		var rle *RateLimitError
-		if errors.As(err, &rle) {
-			printed("RateLimitError "+id, rle, texts)
-			printed("Rate "+id, rle.Rate, texts)
-		}
-		if resp != nil {
-			printed("Response "+id, resp, texts)
-			printed("Response value "+id, *resp, texts)
+	for _, client := range []*Client{c, derived} {
+		for _, id := range []string{"a401", "a404", "a429", "a500", "reset", "slow", "html", "big", "echo", "echo-ok", "echo-html", "spent", "after-spent"} {
+			var err error
+			var agent *Agent
+			agent, resp, err = client.Agents.Get(ctx, id)
+			id += " " + client.cfg.authorization()[len("Bearer btm_sk_"):][:6]
+			if strings.HasPrefix(id, "spent") || strings.HasPrefix(id, "echo-ok") { // a 200 (that spends the limit for an hour)
+				require.NoError(t, err)
+				printed("Agent "+id, agent, texts)
+				printed("Response "+id, resp, texts)
+				printed("Response value "+id, *resp, texts)
+				continue
+			}
+			require.Error(t, err, id)
+			texts["error "+id] = err.Error()
+			printed("error "+id, err, texts)
+			var apiErr *APIError
+			if errors.As(err, &apiErr) {
+				printed("APIError value "+id, *apiErr, texts)
+			}
+			var rle *RateLimitError
+			if errors.As(err, &rle) {
+				printed("RateLimitError "+id, rle, texts)
+				printed("Rate "+id, rle.Rate, texts)
+			}
+			if resp != nil {
+				printed("Response "+id, resp, texts)
+				printed("Response value "+id, *resp, texts)
+			}
 		}
 	}
-	_, _, err := c.Agents.SendMessage(ctx, "a500", &SendMessageRequest{Content: "hi"})
+	// A Response printed with a verb that is not for it (%s, %q) shows the
+	// *http.Response it embeds: the answer's headers as the server sent
+	// them, the echo included. %v, %+v, %#v do not.
+	for what := range texts {
+		if strings.HasPrefix(what, "Response") && strings.Contains(what, " echo") && (strings.HasSuffix(what, "%s") || strings.HasSuffix(what, "%q")) {
+			delete(texts, what)
+		}
+	}
+	assert.Contains(t, texts["error echo secret %v"], "bad header: Bearer btm_sk_", "the echo is kept, masked")
+	printed("derived Client", derived, texts)
+	printed("derived Client value", *derived, texts)
+	printed("derived AgentsService value", *derived.Agents, texts)
+	_, _, err = c.Agents.SendMessage(ctx, "a500", &SendMessageRequest{Content: "hi"})
 	require.Error(t, err)
 	texts["error send"] = err.Error()
 
@@ -165,6 +203,7 @@ func TestSecrets_TokenNeverShows(t *testing.T) {
 	printed("options", []any{ListAgentsOptions{}, ListTasksOptions{}, UsageOptions{}, SendMessageRequest{}, UpdateSkillsRequest{}, RegisterWebhookRequest{}}, texts)
 	texts["logs"] = logs()
 	assertNoSecret(t, testToken, texts)
+	assertNoSecret(t, otherToken, texts)
 	assert.Contains(t, texts["logs"], "a500", "the logger saw the calls")
 	assert.Contains(t, texts["logs"], "DEBUG", "Debug records were kept")
 }

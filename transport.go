@@ -277,7 +277,7 @@ func logAttempt(logger *slog.Logger, req *http.Request, resp *http.Response, err
 		level = slog.LevelWarn
 	}
 	logger.LogAttrs(req.Context(), level, "botonom: request",
-		append(attrs, slog.Int("status", resp.StatusCode), slog.String("request_id", headerValue(resp.Header, headerRequestID)))...)
+		append(attrs, slog.Int("status", resp.StatusCode), slog.String("request_id", requestID(resp)))...)
 }
 
 // cancelOnClose ends a per-attempt timeout when the body is closed, not
