@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -295,7 +296,15 @@ func (in *clientInstrumentation) middleware(req *http.Request, next botonom.Midd
 	}
 	in.propagators.Inject(ctx, propagation.HeaderCarrier(req.Header))
 
+	returned := false
+	defer func() {
+		if !returned { // what sends it on panicked: the span ends, the panic goes on
+			span.SetStatus(codes.Error, "panic")
+			span.End()
+		}
+	}()
 	resp, err := next(req)
+	returned = true
 
 	elapsed := time.Since(start)
 	k := durationKey{attempt: a}
@@ -305,7 +314,7 @@ func (in *clientInstrumentation) middleware(req *http.Request, next botonom.Midd
 		k.status = resp.StatusCode
 	}
 	if span.IsRecording() {
-		endAttempt(span, resp, err, k.errType)
+		endAttempt(span, req, resp, err, k.errType)
 	}
 	span.End()
 	in.duration.Record(ctx, elapsed.Seconds(), in.durationAttrs.get(k, newDurationAttrs)...)
@@ -319,21 +328,39 @@ func (in *clientInstrumentation) middleware(req *http.Request, next botonom.Midd
 	return resp, err
 }
 
-// endAttempt sets what the answer (or error) tells on an attempt's span.
-func endAttempt(span trace.Span, resp *http.Response, err error, errType string) {
+// endAttempt sets what the answer to req (or error) tells on an attempt's
+// span.
+func endAttempt(span trace.Span, req *http.Request, resp *http.Response, err error, errType string) {
 	if err != nil {
 		span.SetAttributes(semconv.ErrorTypeKey.String(errType))
 		span.SetStatus(codes.Error, err.Error())
 		return
 	}
 	span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
-	if v := resp.Header[headerRequestID]; len(v) > 0 && v[0] != "" {
+	if v := resp.Header[headerRequestID]; len(v) > 0 && v[0] != "" && !showsToken(v[0], req) {
 		span.SetAttributes(keyRequestID.String(v[0]))
 	}
 	if resp.StatusCode >= 400 {
 		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
 		span.SetStatus(codes.Error, "")
 	}
+}
+
+// showsToken reports whether s holds 8 characters in a row of req's
+// bearer token: a server that echoes the token back (in X-Request-Id,
+// say), whose text no span takes.
+func showsToken(s string, req *http.Request) bool {
+	scheme, token, _ := strings.Cut(req.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	token = strings.TrimSpace(token)
+	for i := 0; i+8 <= len(token); i++ {
+		if strings.Contains(s, token[i:i+8]) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostPort is the server.address and server.port of u: its host, and its
