@@ -284,7 +284,14 @@ func hideToken(s, token string) string {
 		shown = end
 	}
 	b.WriteString(s[shown:])
-	return b.String()
+	out := b.String()
+	if strings.Contains(token, "…") && out != s {
+		// What hides a run is then the token's own characters, and can
+		// make a run with what is next to it: hide again, until nothing
+		// changes (each pass that changes something shortens it).
+		return hideToken(out, token)
+	}
+	return out
 }
 
 // tokenRuns appends to runs each run of tokenRun or more of token's
@@ -369,20 +376,25 @@ func isHex(c byte) bool {
 
 // maskToken shows an API token as its "btm_sk_" prefix, if it has it, and
 // its last 4 characters, if it is long enough that they say little and
-// they are ASCII.
+// they are ASCII; as "…" alone when that would show tokenRun characters
+// of a token that holds "…".
 func maskToken(token string) string {
 	prefix := ""
 	if strings.HasPrefix(token, "btm_sk_") {
 		prefix = "btm_sk_"
 	}
+	shown := prefix + "…"
 	if rest := token[len(prefix):]; len(rest) >= 12 {
 		// Not the last 4 bytes of a character cut apart, nor 4 characters
 		// of several bytes each, which could make tokenRun bytes of it.
 		if last := rest[len(rest)-4:]; !strings.ContainsFunc(last, func(r rune) bool { return r >= utf8.RuneSelf }) {
-			return prefix + "…" + last
+			shown += last
 		}
 	}
-	return prefix + "…"
+	if strings.Contains(token, "…") && len(tokenRuns(nil, shown, token, nil)) > 0 {
+		return "…" // what would show is a run of the token's own characters
+	}
+	return shown
 }
 
 // headers returns h sorted by key, masked: Authorization keeps its scheme,
