@@ -162,6 +162,9 @@ func TestHideToken(t *testing.T) {
 		{"btm_sk_abcdefghijk", "[btm_sk_abcdefghijk]", "[btm_sk_…]"},       // 11: they would say too much
 		{"abcdefghijkl", "[abcdefghijkl]", "[…ijkl]"},
 		{"abcdefghijk", "[abcdefghijk]", "[…]"},
+		{"ab…cdeQWERTYUIOP", "ab" + "QWERTYUI" + "cde", "…"}, // "…" hides a run, and makes one with what is next to it
+		{"btm_sk_…", "[btm_sk_…]", "[…]"},                    // "btm_sk_…" would be the token itself
+		{"btm_sk_…abcdefghijkl", "[btm_sk_…abcdefghijkl]", "[…]"},
 	} {
 		if got := hideToken(c.s, c.token); got != c.want {
 			t.Errorf("hideToken(%q, %q) = %q, want %q", c.s, c.token, got, c.want)
@@ -283,9 +286,6 @@ func TestHideToken_EscapedCopies(t *testing.T) {
 		{wide, "[" + wide + "]", "[btm_sk_…]"}, // the last 4 are not ASCII: not shown
 		{"btm_sk_ééééééééé", "[btm_sk_ééééééééé]", "[btm_sk_…]"},
 		{api, `\u00zz` + api + `%G1\`, `\u00zzbtm_sk_…EfGh%G1\`}, // what is not an escape is kept as it is
-		{"ab…cdeQWERTYUIOP", "ab" + "QWERTYUI" + "cde", "…"}, // "…" hides a run, and makes one with what is next to it
-		{"btm_sk_…", "[btm_sk_…]", "[…]"}, // "btm_sk_…" would be the token itself
-		{"btm_sk_…abcdefghijkl", "[btm_sk_…abcdefghijkl]", "[…]"},
 	} {
 		if got := hideToken(c.s, c.token); got != c.want {
 			t.Errorf("hideToken(%q, %q) = %q, want %q", c.s, c.token, got, c.want)
