@@ -49,6 +49,9 @@
 //     botonom.operation and botonom.wait.reason, holds and Limiter included.
 //   - botonom.client.rate_limit.remaining ({request}, gauge): the latest
 //     X-RateLimit-Remaining, by server.address: the headroom before 429s.
+//     It has no attribute of the token: clients of several tokens
+//     (Client.WithToken) on one meter provider record the latest answer
+//     of any of them.
 //
 // # Webhooks
 //
