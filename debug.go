@@ -119,8 +119,11 @@ type debugBody struct {
 // req itself when its body can be had again from GetBody (every request
 // the SDK builds), else a copy whose body gives back what was read.
 func (d *debugAttempt) captureRequest(req *http.Request) *http.Request {
-	if token := bearerToken(req.Header); token != "" {
-		d.token = token
+	d.token = bearerToken(req.Header)
+	if info := callInfoFrom(req.Context()); d.token == "" && info != nil {
+		// A redirect hop to another origin goes without Authorization;
+		// what it shows may still carry the token (its Location did).
+		d.token = bearerToken(http.Header{"Authorization": {info.cfg.authorization()}})
 	}
 	d.method, d.url = hideToken(req.Method, d.token), d.mask(req.URL.String())
 	d.reqHeader = d.headers(req.Header)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -296,4 +297,34 @@ func TestHideToken_EscapedCopies(t *testing.T) {
 	if out := debugViewOf(t, slashed, body, body); strings.Contains(out, `\/`+slashed[5:9]) || strings.Contains(out, "%2F"+slashed[5:9]) {
 		t.Errorf("the debug view shows an escaped copy of the token:\n%s", out)
 	}
+}
+
+// A redirect hop to another origin goes without Authorization, but the
+// debug view still hides the client's token in it: a server that puts the
+// token in the Location puts it in the hop's URL, its curl line and what
+// the other origin echoes.
+func TestDebugView_RedirectHopToAnotherOriginHidesTheToken(t *testing.T) {
+	token := debugTokens[1] // no "btm_sk_" prefix to find it by
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", r.URL.RawQuery)
+		writeStatus(w, 200)
+	}))
+	defer other.Close()
+	otherOrigin := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, otherOrigin+"/v1/agents/x?t="+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), http.StatusTemporaryRedirect)
+	}))
+	defer api.Close()
+	var out strings.Builder
+	c, err := NewClient(token, WithBaseURL(api.URL+"/v1/"), WithDebug(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Agents.Get(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "> GET "+otherOrigin) {
+		t.Fatalf("the hop is not shown:\n%s", out.String())
+	}
+	assertNoRunOf(t, out.String(), token, "a redirect hop")
 }
