@@ -119,12 +119,7 @@ type debugBody struct {
 // req itself when its body can be had again from GetBody (every request
 // the SDK builds), else a copy whose body gives back what was read.
 func (d *debugAttempt) captureRequest(req *http.Request) *http.Request {
-	d.token = bearerToken(req.Header)
-	if info := callInfoFrom(req.Context()); d.token == "" && info != nil {
-		// A redirect hop to another origin goes without Authorization;
-		// what it shows may still carry the token (its Location did).
-		d.token = bearerToken(http.Header{"Authorization": {info.cfg.authorization()}})
-	}
+	d.token = requestToken(req)
 	d.method, d.url = hideToken(req.Method, d.token), d.mask(req.URL.String())
 	d.reqHeader = d.headers(req.Header)
 	if req.Body != nil && req.Body != http.NoBody {
@@ -231,6 +226,20 @@ func (d *debugAttempt) mask(s string) string {
 func bearerToken(h http.Header) string {
 	if scheme, token, ok := strings.Cut(headerValue(h, "Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(token)
+	}
+	return ""
+}
+
+// requestToken is the token req is sent with: its bearer token, or for a
+// redirect hop to another origin, which goes without Authorization, the
+// token of the call's client (the hop's Location, and so what it shows,
+// may still carry it); "" for a request of no call.
+func requestToken(req *http.Request) string {
+	if token := bearerToken(req.Header); token != "" {
+		return token
+	}
+	if info := callInfoFrom(req.Context()); info != nil {
+		return bearerToken(http.Header{"Authorization": {info.cfg.authorization()}})
 	}
 	return ""
 }

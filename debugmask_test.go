@@ -302,17 +302,24 @@ func TestHideToken_EscapedCopies(t *testing.T) {
 // A redirect hop to another origin goes without Authorization, but the
 // debug view still hides the client's token in it: a server that puts the
 // token in the Location puts it in the hop's URL, its curl line and what
-// the other origin echoes.
+// the other origin echoes. So does the error of the hop's answer, and its
+// Response.RequestID.
 func TestDebugView_RedirectHopToAnotherOriginHidesTheToken(t *testing.T) {
 	token := debugTokens[1] // no "btm_sk_" prefix to find it by
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Echo", r.URL.RawQuery)
+		w.Header().Set("X-Request-Id", r.URL.RawQuery)
+		if strings.HasSuffix(r.URL.Path, "/err") {
+			w.WriteHeader(400)
+			_, _ = io.WriteString(w, `{"error":{"message":"`+r.URL.RawQuery+`"}}`)
+			return
+		}
 		writeStatus(w, 200)
 	}))
 	defer other.Close()
 	otherOrigin := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, otherOrigin+"/v1/agents/x?t="+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), http.StatusTemporaryRedirect)
+		http.Redirect(w, r, otherOrigin+r.URL.Path+"?t="+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), http.StatusTemporaryRedirect)
 	}))
 	defer api.Close()
 	var out strings.Builder
@@ -320,9 +327,15 @@ func TestDebugView_RedirectHopToAnotherOriginHidesTheToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Agents.Get(context.Background(), "x"); err != nil {
+	_, resp, err := c.Agents.Get(context.Background(), "x")
+	if err != nil {
 		t.Fatal(err)
 	}
+	_, errResp, err := c.Agents.Get(context.Background(), "err")
+	if err == nil {
+		t.Fatal("the other origin's 400 is no error")
+	}
+	assertNoRunOf(t, fmt.Sprintf("%v %+v %+v", err, *resp, *errResp), token, "the hop's error and Response")
 	if !strings.Contains(out.String(), "> GET "+otherOrigin) {
 		t.Fatalf("the hop is not shown:\n%s", out.String())
 	}

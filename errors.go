@@ -207,7 +207,7 @@ type errorBody struct {
 func requestID(resp *http.Response) string {
 	id := headerValue(resp.Header, headerRequestID)
 	if id != "" && resp.Request != nil {
-		id = hideToken(id, bearerToken(resp.Request.Header))
+		id = hideToken(id, requestToken(resp.Request))
 	}
 	return id
 }
@@ -239,7 +239,7 @@ func checkResponse(resp *http.Response, clock func() time.Time) error {
 	if resp.Request != nil {
 		// A server or gateway that echoes the request's token back (in
 		// a message quoting the header, say) does not put it in the error.
-		if token := bearerToken(resp.Request.Header); token != "" {
+		if token := requestToken(resp.Request); token != "" {
 			for _, field := range []*string{&apiErr.Type, &apiErr.Code, &apiErr.Message, &apiErr.Param, &apiErr.RequestID} {
 				*field = hideToken(*field, token)
 			}
