@@ -156,3 +156,21 @@ func TestIdempotencyKeys_ExpiredOnesArePruned(t *testing.T) {
 	assert.Len(t, srv.idempotencyKeys, 2, "the three of 25 h ago are gone")
 	assert.Len(t, srv.keyOrder, 2)
 }
+
+// A body over MaxRequestBody is answered 413 at once, and its connection
+// closed, without waiting for the rest of the body: net/http would read up
+// to 256 KiB more of it, without a deadline, before sending the answer, so
+// a client that stalls there would never get its 413 and hold a goroutine.
+func TestReadTimeout_ATooLargeBodyIsAnsweredWithoutReadingTheRest(t *testing.T) {
+	srv := NewServer(t, WithoutSpecValidation())
+	conn := rawRequest(t, srv, fmt.Sprintf("POST /v1/agents/agt_abc123/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		Token, MaxRequestBody+100, strings.Repeat("a", MaxRequestBody+1)))
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(2*time.Second)))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err, "the 413 comes while the client holds the last 99 bytes")
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	assert.True(t, resp.Close, "Connection: close")
+	_, err = io.Copy(io.Discard, br)
+	assert.NoError(t, err, "the server closes the connection: the rest of the body is not a request")
+}

@@ -95,7 +95,8 @@
 //   - Reads: a request's headers (at most 64 KiB; 431 beyond) must arrive
 //     within 10 s, then its body (at most MaxRequestBody; 413 beyond)
 //     within 10 s more: a client that stalls longer has its connection
-//     closed, without an answer.
+//     closed, without an answer. A body over MaxRequestBody is answered
+//     413 as soon as that much is read, and its connection closed.
 //   - Close returns within a second whatever the clients do: it lets the
 //     requests in flight finish for 200 ms, then closes their connections.
 //   - The request log (Requests, WithRequestHook) keeps the newest
@@ -786,8 +787,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.readTimeout))
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
-	_ = rc.SetReadDeadline(time.Time{})
 	tooLarge := len(body) > MaxRequestBody
+	if tooLarge {
+		// The rest of the body is not read: the connection closes after
+		// the answer, which comes at once (else net/http reads up to 256
+		// KiB more of the body before the answer, and again before closing).
+		w.Header().Set("Connection", "close")
+		_ = rc.SetReadDeadline(time.Now())
+	} else {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	rec := Request{
 		Method:      r.Method,
 		Path:        r.URL.Path,
