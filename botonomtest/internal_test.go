@@ -174,3 +174,35 @@ func TestReadTimeout_ATooLargeBodyIsAnsweredWithoutReadingTheRest(t *testing.T) 
 	_, err = io.Copy(io.Discard, br)
 	assert.NoError(t, err, "the server closes the connection: the rest of the body is not a request")
 }
+
+// A key reused just inside its 24 h is a replay, even when the answer is
+// decided a moment later, past the 24 h: the window is judged at the
+// request's arrival, once (it was judged again at the answer, where the
+// request was processed anew, without holding its key).
+func TestIdempotencyKeys_ReusedJustInside24hReplays(t *testing.T) {
+	var clock atomic.Int64 // each reading is 1 ns later than the one before
+	clock.Store(time.Date(2026, 2, 18, 14, 30, 0, 0, time.UTC).UnixNano())
+	srv := NewServer(t, WithClock(func() time.Time { return time.Unix(0, clock.Add(1)) }))
+	post := func() *http.Response {
+		req, err := http.NewRequest("POST", srv.URL()+"agents/"+SampleAgentID+"/message", strings.NewReader(`{"content":"hi"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+Token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "k-inside-24h")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	first := post()
+	require.Equal(t, 201, first.StatusCode)
+	srv.mu.Lock()
+	stored := srv.idempotencyKeys["k-inside-24h"].at
+	srv.mu.Unlock()
+
+	clock.Store(stored.Add(idempotencyWindow - 2).UnixNano()) // arrives 1 ns inside the 24 h
+	again := post()
+	assert.Equal(t, 201, again.StatusCode)
+	assert.Equal(t, "true", again.Header.Get("Idempotent-Replayed"), "a replay of the first answer")
+	assert.Len(t, srv.Messages(), 1, "processed once")
+}

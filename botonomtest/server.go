@@ -857,7 +857,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		closeConnection(w)
 		return
 	}
-	ans := s.answer(r, body, tooLarge, key != "" && claim == 0 && s.inflight[key] != 0)
+	ans := s.answer(r, body, received, tooLarge, key != "" && claim == 0 && s.inflight[key] != 0)
 	s.releaseKeyLocked(key, claim) // before the answer leaves: a retry finds it stored
 	drop := false
 	if s.dropN > 0 {
@@ -987,7 +987,7 @@ func (s *Server) checkContract(r *http.Request, body []byte, tooLarge, checkRequ
 
 // answer builds the answer to one request; s.mu is held. It never panics:
 // a bug in the fake becomes a 500 api_error and a failed test.
-func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (ans *answer) {
+func (s *Server) answer(r *http.Request, body []byte, received time.Time, tooLarge, keyInUse bool) (ans *answer) {
 	now := s.now()
 	ans = &answer{header: http.Header{}}
 	h := ans.header
@@ -1054,11 +1054,14 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 			message: "a request with this Idempotency-Key is still being processed; retry shortly"})
 		return ans
 	}
-	s.pruneKeys(now)
+	// A key's 24 h are judged at the request's arrival, as claimKey judged
+	// them: a key reused just inside them is a replay, however late the
+	// answer.
+	s.pruneKeys(received)
 	var fingerprint string
 	if r.Method == http.MethodPost && key != "" {
 		fingerprint = r.Method + " " + r.URL.EscapedPath() + "\n" + canonicalJSON(body)
-		if prev, ok := s.idempotencyKeys[key]; ok && now.Sub(prev.at) < idempotencyWindow {
+		if prev, ok := s.idempotencyKeys[key]; ok && received.Sub(prev.at) < idempotencyWindow {
 			if prev.fingerprint != fingerprint {
 				setError(ans, badRequest("idempotency_key_reused", "Idempotency-Key",
 					"this Idempotency-Key was used within 24 h for a different request"))
