@@ -206,3 +206,36 @@ func TestIdempotencyKeys_ReusedJustInside24hReplays(t *testing.T) {
 	assert.Equal(t, "true", again.Header.Get("Idempotent-Replayed"), "a replay of the first answer")
 	assert.Len(t, srv.Messages(), 1, "processed once")
 }
+
+// A keep-alive connection is bounded too: once idle for idleTimeout after
+// an answer it is closed, so a client that sends a few bytes of its next
+// request and stalls (net/http waits for 4 bytes before the header
+// deadline starts), or vanishes without closing, does not hold a
+// connection for the rest of a long botonom mock.
+func TestReadTimeout_AnIdleKeepAliveConnectionIsClosed(t *testing.T) {
+	srv := NewServer(t, withIdleTimeout(100*time.Millisecond))
+	conn := rawRequest(t, srv, "GET /v1/agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+Token+"\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+
+	_, err = io.WriteString(conn, "GE") // the next request, stalled
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(3*time.Second)))
+	start := time.Now()
+	_, err = io.Copy(io.Discard, br)
+	require.NoError(t, err, "the server closed the connection")
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+// withIdleTimeout shortens idleTimeout, to test it quickly.
+func withIdleTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		c.idleTimeout = d
+		return nil
+	}
+}

@@ -96,7 +96,8 @@
 //     within 10 s, then its body (at most MaxRequestBody; 413 beyond)
 //     within 10 s more: a client that stalls longer has its connection
 //     closed, without an answer. A body over MaxRequestBody is answered
-//     413 as soon as that much is read, and its connection closed.
+//     413 as soon as that much is read, and its connection closed. A
+//     keep-alive connection idle for 2 minutes is closed.
 //   - Close returns within a second whatever the clients do: it lets the
 //     requests in flight finish for 200 ms, then closes their connections.
 //   - The request log (Requests, WithRequestHook) keeps the newest
@@ -171,6 +172,11 @@ const (
 	closeGrace  = 200 * time.Millisecond
 )
 
+// idleTimeout bounds how long a keep-alive connection waits for its next
+// request: longer than the idle connections of Go's default transport
+// (90 s), so that clients close theirs first.
+const idleTimeout = 2 * time.Minute
+
 // idempotencyWindow is how long a repeated Idempotency-Key is the same
 // call; maxIdempotencyKey is the longest key the API takes.
 const (
@@ -198,6 +204,7 @@ type config struct {
 	faultRate      float64 // WithFaultRate
 	faultStatuses  []int
 	readTimeout    time.Duration
+	idleTimeout    time.Duration
 	requestLog     int // WithRequestLog
 }
 
@@ -485,6 +492,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 		rateWindow:  DefaultRateWindow,
 		now:         time.Now,
 		readTimeout: readTimeout,
+		idleTimeout: idleTimeout,
 		requestLog:  DefaultRequestLog,
 	}
 	for _, opt := range opts {
@@ -520,7 +528,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 	if err := s.seed(cfg); err != nil {
 		return nil, err
 	}
-	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP), cfg.readTimeout); err != nil {
+	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP), cfg.readTimeout, cfg.idleTimeout); err != nil {
 		return nil, err
 	}
 	return s, nil
