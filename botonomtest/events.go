@@ -75,7 +75,7 @@ func DeliverEvent(ctx context.Context, hc *http.Client, webhookURL, secret strin
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		_ = resp.Body.Close()
 		return nil, fmt.Errorf("the receiver at %s answered %s to %q: a redirect is a failed delivery (the API does not follow redirects; register the final URL)",
-			webhookURL, resp.Status, resp.Header.Get("Location"))
+			req.URL.Redacted(), resp.Status, resp.Header.Get("Location"))
 	}
 	return resp, nil
 }

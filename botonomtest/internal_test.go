@@ -156,3 +156,86 @@ func TestIdempotencyKeys_ExpiredOnesArePruned(t *testing.T) {
 	assert.Len(t, srv.idempotencyKeys, 2, "the three of 25 h ago are gone")
 	assert.Len(t, srv.keyOrder, 2)
 }
+
+// A body over MaxRequestBody is answered 413 at once, and its connection
+// closed, without waiting for the rest of the body: net/http would read up
+// to 256 KiB more of it, without a deadline, before sending the answer, so
+// a client that stalls there would never get its 413 and hold a goroutine.
+func TestReadTimeout_ATooLargeBodyIsAnsweredWithoutReadingTheRest(t *testing.T) {
+	srv := NewServer(t, WithoutSpecValidation())
+	conn := rawRequest(t, srv, fmt.Sprintf("POST /v1/agents/agt_abc123/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		Token, MaxRequestBody+100, strings.Repeat("a", MaxRequestBody+1)))
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(2*time.Second)))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err, "the 413 comes while the client holds the last 99 bytes")
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	assert.True(t, resp.Close, "Connection: close")
+	_, err = io.Copy(io.Discard, br)
+	assert.NoError(t, err, "the server closes the connection: the rest of the body is not a request")
+}
+
+// A key reused just inside its 24 h is a replay, even when the answer is
+// decided a moment later, past the 24 h: the window is judged at the
+// request's arrival, once (it was judged again at the answer, where the
+// request was processed anew, without holding its key).
+func TestIdempotencyKeys_ReusedJustInside24hReplays(t *testing.T) {
+	var clock atomic.Int64 // each reading is 1 ns later than the one before
+	clock.Store(time.Date(2026, 2, 18, 14, 30, 0, 0, time.UTC).UnixNano())
+	srv := NewServer(t, WithClock(func() time.Time { return time.Unix(0, clock.Add(1)) }))
+	post := func() *http.Response {
+		req, err := http.NewRequest("POST", srv.URL()+"agents/"+SampleAgentID+"/message", strings.NewReader(`{"content":"hi"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+Token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "k-inside-24h")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	first := post()
+	require.Equal(t, 201, first.StatusCode)
+	srv.mu.Lock()
+	stored := srv.idempotencyKeys["k-inside-24h"].at
+	srv.mu.Unlock()
+
+	clock.Store(stored.Add(idempotencyWindow - 2).UnixNano()) // arrives 1 ns inside the 24 h
+	again := post()
+	assert.Equal(t, 201, again.StatusCode)
+	assert.Equal(t, "true", again.Header.Get("Idempotent-Replayed"), "a replay of the first answer")
+	assert.Len(t, srv.Messages(), 1, "processed once")
+}
+
+// A keep-alive connection is bounded too: once idle for idleTimeout after
+// an answer it is closed, so a client that sends a few bytes of its next
+// request and stalls (net/http waits for 4 bytes before the header
+// deadline starts), or vanishes without closing, does not hold a
+// connection for the rest of a long botonom mock.
+func TestReadTimeout_AnIdleKeepAliveConnectionIsClosed(t *testing.T) {
+	srv := NewServer(t, withIdleTimeout(100*time.Millisecond))
+	conn := rawRequest(t, srv, "GET /v1/agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+Token+"\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+
+	_, err = io.WriteString(conn, "GE") // the next request, stalled
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(3*time.Second)))
+	start := time.Now()
+	_, err = io.Copy(io.Discard, br)
+	require.NoError(t, err, "the server closed the connection")
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+// withIdleTimeout shortens idleTimeout, to test it quickly.
+func withIdleTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		c.idleTimeout = d
+		return nil
+	}
+}

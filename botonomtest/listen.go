@@ -43,10 +43,13 @@ func WithRequestHook(fn func(Request)) Option {
 
 // newHTTPServer starts h on addr, or on a random loopback port when addr
 // is empty, reading a request's headers (at most maxHeaderBytes) within
-// readTimeout; serveHTTP bounds the body.
-func newHTTPServer(addr string, h http.Handler, readTimeout time.Duration) (*httptest.Server, error) {
+// readTimeout, and closing a keep-alive connection idle for idleTimeout
+// (without it, net/http waits for the next request's first 4 bytes for
+// ever); serveHTTP bounds the body.
+func newHTTPServer(addr string, h http.Handler, readTimeout, idleTimeout time.Duration) (*httptest.Server, error) {
 	ts := httptest.NewUnstartedServer(h)
 	ts.Config.ReadHeaderTimeout = readTimeout
+	ts.Config.IdleTimeout = idleTimeout
 	ts.Config.MaxHeaderBytes = maxHeaderBytes
 	if addr != "" {
 		l, err := net.Listen("tcp", addr)

@@ -95,7 +95,9 @@
 //   - Reads: a request's headers (at most 64 KiB; 431 beyond) must arrive
 //     within 10 s, then its body (at most MaxRequestBody; 413 beyond)
 //     within 10 s more: a client that stalls longer has its connection
-//     closed, without an answer.
+//     closed, without an answer. A body over MaxRequestBody is answered
+//     413 as soon as that much is read, and its connection closed. A
+//     keep-alive connection idle for 2 minutes is closed.
 //   - Close returns within a second whatever the clients do: it lets the
 //     requests in flight finish for 200 ms, then closes their connections.
 //   - The request log (Requests, WithRequestHook) keeps the newest
@@ -170,6 +172,11 @@ const (
 	closeGrace  = 200 * time.Millisecond
 )
 
+// idleTimeout bounds how long a keep-alive connection waits for its next
+// request: longer than the idle connections of Go's default transport
+// (90 s), so that clients close theirs first.
+const idleTimeout = 2 * time.Minute
+
 // idempotencyWindow is how long a repeated Idempotency-Key is the same
 // call; maxIdempotencyKey is the longest key the API takes.
 const (
@@ -197,6 +204,7 @@ type config struct {
 	faultRate      float64 // WithFaultRate
 	faultStatuses  []int
 	readTimeout    time.Duration
+	idleTimeout    time.Duration
 	requestLog     int // WithRequestLog
 }
 
@@ -484,6 +492,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 		rateWindow:  DefaultRateWindow,
 		now:         time.Now,
 		readTimeout: readTimeout,
+		idleTimeout: idleTimeout,
 		requestLog:  DefaultRequestLog,
 	}
 	for _, opt := range opts {
@@ -519,7 +528,7 @@ func start(rep reporter, opts []Option) (*Server, error) {
 	if err := s.seed(cfg); err != nil {
 		return nil, err
 	}
-	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP), cfg.readTimeout); err != nil {
+	if s.ts, err = newHTTPServer(cfg.addr, http.HandlerFunc(s.serveHTTP), cfg.readTimeout, cfg.idleTimeout); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -786,8 +795,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.readTimeout))
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
-	_ = rc.SetReadDeadline(time.Time{})
 	tooLarge := len(body) > MaxRequestBody
+	if tooLarge {
+		// The rest of the body is not read: the connection closes after
+		// the answer, which comes at once (else net/http reads up to 256
+		// KiB more of the body before the answer, and again before closing).
+		w.Header().Set("Connection", "close")
+		_ = rc.SetReadDeadline(time.Now())
+	} else {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	rec := Request{
 		Method:      r.Method,
 		Path:        r.URL.Path,
@@ -848,7 +865,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		closeConnection(w)
 		return
 	}
-	ans := s.answer(r, body, tooLarge, key != "" && claim == 0 && s.inflight[key] != 0)
+	ans := s.answer(r, body, received, tooLarge, key != "" && claim == 0 && s.inflight[key] != 0)
 	s.releaseKeyLocked(key, claim) // before the answer leaves: a retry finds it stored
 	drop := false
 	if s.dropN > 0 {
@@ -978,7 +995,7 @@ func (s *Server) checkContract(r *http.Request, body []byte, tooLarge, checkRequ
 
 // answer builds the answer to one request; s.mu is held. It never panics:
 // a bug in the fake becomes a 500 api_error and a failed test.
-func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (ans *answer) {
+func (s *Server) answer(r *http.Request, body []byte, received time.Time, tooLarge, keyInUse bool) (ans *answer) {
 	now := s.now()
 	ans = &answer{header: http.Header{}}
 	h := ans.header
@@ -1045,11 +1062,14 @@ func (s *Server) answer(r *http.Request, body []byte, tooLarge, keyInUse bool) (
 			message: "a request with this Idempotency-Key is still being processed; retry shortly"})
 		return ans
 	}
-	s.pruneKeys(now)
+	// A key's 24 h are judged at the request's arrival, as claimKey judged
+	// them: a key reused just inside them is a replay, however late the
+	// answer.
+	s.pruneKeys(received)
 	var fingerprint string
 	if r.Method == http.MethodPost && key != "" {
 		fingerprint = r.Method + " " + r.URL.EscapedPath() + "\n" + canonicalJSON(body)
-		if prev, ok := s.idempotencyKeys[key]; ok && now.Sub(prev.at) < idempotencyWindow {
+		if prev, ok := s.idempotencyKeys[key]; ok && received.Sub(prev.at) < idempotencyWindow {
 			if prev.fingerprint != fingerprint {
 				setError(ans, badRequest("idempotency_key_reused", "Idempotency-Key",
 					"this Idempotency-Key was used within 24 h for a different request"))

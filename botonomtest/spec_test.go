@@ -229,6 +229,13 @@ func TestSendEvent_ARedirectIsAFailedDelivery(t *testing.T) {
 	require.ErrorContains(t, err, "308 Permanent Redirect")
 	assert.Zero(t, delivered.Load(), "the redirect was not followed")
 
+	// A URL's password stays out of the error, as net/http's own errors
+	// leave it out.
+	withPassword := strings.Replace(receiver.URL, "http://", "http://hook:s3cr3tpass@", 1) + "/hook"
+	_, err = botonomtest.DeliverEvent(context.Background(), nil, withPassword, "whsec_x", ev, time.Now())
+	require.ErrorContains(t, err, "the receiver at "+strings.Replace(withPassword, "s3cr3tpass", "xxxxx", 1)+" answered 308")
+	assert.NotContains(t, err.Error(), "s3cr3tpass")
+
 	resp, err = botonomtest.DeliverEvent(context.Background(), nil, receiver.URL+"/hook/", "whsec_x", ev, time.Now())
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -97,12 +97,26 @@ func TestE2E_CtrlCWhileReadingStdinExits130(t *testing.T) {
 }
 
 // The mock stops within a second of the first signal even while a client
-// is stalled mid-upload (the server used to wait for it forever).
+// is stalled mid-upload (the server used to wait for it forever) and
+// another keeps its keep-alive connection idle after an answer.
 func TestE2E_MockStopsWithinASecondWhateverItsClientsDo(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGINT to send on Windows")
 	}
 	m := startMock(t)
+	// A client that keeps its keep-alive connection idle after an answer.
+	keepAlive := &http.Transport{}
+	defer keepAlive.CloseIdleConnections()
+	req, err := http.NewRequest("GET", m.url+"agents", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+m.token)
+	resp, err := keepAlive.RoundTrip(req)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	// One that stalls in the middle of a body.
 	host := strings.TrimSuffix(strings.TrimPrefix(m.url, "http://"), "/v1/")
 	conn, err := net.Dial("tcp", host)
 	require.NoError(t, err)

@@ -118,16 +118,7 @@ func TestRelease_RefusesAndTags(t *testing.T) {
 	checkRelease(t, clone, "v0.1.0")
 
 	// The next release: its CHANGELOG section, then the script.
-	changelog := filepath.Join(clone, "CHANGELOG.md")
-	data, err := os.ReadFile(changelog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = []byte(strings.Replace(string(data), "## [0.1.0]", "## [0.2.0] - 2027-01-01\n\n### Fixed\n\n- Something.\n\n## [0.1.0]", 1))
-	if err := os.WriteFile(changelog, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run(t, clone, "git", "commit", "-q", "-am", "changelog for v0.2.0")
+	addChangelogSection(t, clone, "0.2.0")
 	out, ok = release(t, clone, "v0.2.0")
 	if !ok {
 		t.Fatalf("scripts/release v0.2.0 failed:\n%s", out)
@@ -155,6 +146,22 @@ func TestRelease_RefusesAndTags(t *testing.T) {
 	if got, want := run(t, origin, "git", "rev-parse", "HEAD"), run(t, repoRoot(t), "git", "rev-parse", "HEAD"); got != want {
 		t.Errorf("the origin's HEAD moved to %s: scripts/release must push nothing", got)
 	}
+}
+
+// addChangelogSection commits a CHANGELOG.md section for version (X.Y.Z)
+// above the 0.1.0 one in the clone.
+func addChangelogSection(t *testing.T, clone, version string) {
+	t.Helper()
+	changelog := filepath.Join(clone, "CHANGELOG.md")
+	data, err := os.ReadFile(changelog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), "## [0.1.0]", "## ["+version+"] - 2027-01-01\n\n### Fixed\n\n- Something.\n\n## [0.1.0]", 1))
+	if err := os.WriteFile(changelog, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, clone, "git", "commit", "-q", "-am", "changelog for v"+version)
 }
 
 // checkRelease checks the clone's HEAD is the release commit of version,
@@ -190,4 +197,57 @@ func checkRelease(t *testing.T, clone, version string) {
 			}
 		}
 	}
+}
+
+// TestRelease_SideModuleTagAndFailureMidway runs scripts/release in a
+// throwaway clone where a side module is already tagged alone
+// (botonomredis/v0.1.0, no root tag): v0.1.0 is refused as not above the
+// last release, before any commit or tag. Then a release of v0.2.0 that
+// fails midway (a pre-commit hook refuses the commit, after the requirements,
+// the Version constant and every go.mod and go.sum were changed) leaves
+// nothing behind: HEAD, the tags and a clean tree as before.
+func TestRelease_SideModuleTagAndFailureMidway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("tidies every module of a clone")
+	}
+	clone, _ := throwawayClone(t)
+	head := run(t, clone, "git", "rev-parse", "HEAD")
+	unchanged := func(what string) {
+		t.Helper()
+		if got := run(t, clone, "git", "rev-parse", "HEAD"); got != head {
+			t.Errorf("%s: HEAD moved to %s", what, got)
+		}
+		if status := run(t, clone, "git", "status", "--porcelain"); status != "" {
+			t.Errorf("%s: the tree is not clean:\n%s", what, status)
+		}
+	}
+
+	run(t, clone, "git", "tag", "botonomredis/v0.1.0")
+	out, ok := release(t, clone, "v0.1.0")
+	if ok || !strings.Contains(out, "not above the last release, v0.1.0") {
+		t.Errorf("scripts/release v0.1.0 with botonomredis/v0.1.0 tagged: ok=%v\n%s\nwant a refusal: not above the last release", ok, out)
+	}
+	if tags := run(t, clone, "git", "tag"); tags != "botonomredis/v0.1.0" {
+		t.Errorf("a refused release changed the tags: %q", tags)
+	}
+	unchanged("refused over a side module's tag")
+	run(t, clone, "git", "tag", "-d", "botonomredis/v0.1.0")
+
+	addChangelogSection(t, clone, "0.2.0")
+	head = run(t, clone, "git", "rev-parse", "HEAD")
+	hook := filepath.Join(clone, ".git", "hooks", "pre-commit")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'hook: no' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, ok = release(t, clone, "v0.2.0")
+	if ok {
+		t.Fatalf("scripts/release v0.2.0 succeeded with a pre-commit hook refusing:\n%s", out)
+	}
+	if !strings.Contains(out, "undone") {
+		t.Errorf("a failed release said:\n%s\nwant it to say the commit and tags are undone", out)
+	}
+	if tags := run(t, clone, "git", "tag"); tags != "" {
+		t.Errorf("a failed release left tags %q", tags)
+	}
+	unchanged("failed midway")
 }
