@@ -54,9 +54,11 @@ func startServer(t *testing.T, port int, args ...string) {
 func TestDedupStore_OnSentinel(t *testing.T) {
 	master, replica, sentinel := freePort(t), freePort(t), freePort(t)
 	// --dir: a replica writes the master's snapshot to disk when it syncs.
-	base := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}
-	startServer(t, master, append([]string{"--port", strconv.Itoa(master)}, base...)...)
-	startServer(t, replica, append([]string{"--port", strconv.Itoa(replica), "--replicaof", "127.0.0.1", strconv.Itoa(master)}, base...)...)
+	// --repl-diskless-sync-delay 0: the master starts the sync at once
+	// rather than after the default 5 s spent waiting for more replicas.
+	base := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0"}
+	startServer(t, master, append([]string{"--port", strconv.Itoa(master), "--dir", t.TempDir()}, base...)...)
+	startServer(t, replica, append([]string{"--port", strconv.Itoa(replica), "--dir", t.TempDir(), "--replicaof", "127.0.0.1", strconv.Itoa(master)}, base...)...)
 	conf := filepath.Join(t.TempDir(), "sentinel.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor botonom 127.0.0.1 %d 1\nsentinel down-after-milliseconds botonom 1000\n", sentinel, master)), 0o600); err != nil {
 		t.Fatal(err)
@@ -66,8 +68,8 @@ func TestDedupStore_OnSentinel(t *testing.T) {
 	onMaster := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(master)})
 	defer onMaster.Close()
 	for i := 0; !strings.Contains(onMaster.Info(context.Background(), "replication").Val(), "state=online"); i++ {
-		if i > 250 {
-			t.Fatal("the replica did not sync within 5 s")
+		if i > 750 {
+			t.Fatal("the replica did not sync within 15 s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
