@@ -223,8 +223,12 @@ func (d *debugAttempt) mask(s string) string {
 
 // bearerToken is the token of h's "Authorization: Bearer" header; "" if
 // none.
-func bearerToken(h http.Header) string {
-	if scheme, token, ok := strings.Cut(headerValue(h, "Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+func bearerToken(h http.Header) string { return bearer(headerValue(h, "Authorization")) }
+
+// bearer is the token of an Authorization value "Bearer <token>"; "" for
+// any other value.
+func bearer(authorization string) string {
+	if scheme, token, ok := strings.Cut(authorization, " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(token)
 	}
 	return ""
@@ -239,7 +243,7 @@ func requestToken(req *http.Request) string {
 		return token
 	}
 	if info := callInfoFrom(req.Context()); info != nil {
-		return bearerToken(http.Header{"Authorization": {info.cfg.authorization()}})
+		return bearer(info.cfg.authorization())
 	}
 	return ""
 }
