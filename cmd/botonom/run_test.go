@@ -191,7 +191,12 @@ func TestRun_UnknownPathHint(t *testing.T) {
 }
 
 func TestRun_RateLimitedSaysRetryAfterOnce(t *testing.T) {
-	srv := botonomtest.NewServer(t, botonomtest.WithRateLimit(1, time.Hour))
+	// A fixed clock half way through the hour: on the wall clock, in the
+	// last minute of an hour the window's reset is close enough for the
+	// command to wait for it instead of failing.
+	halfPast := time.Date(2026, 2, 18, 14, 30, 0, 0, time.UTC)
+	srv := botonomtest.NewServer(t, botonomtest.WithRateLimit(1, time.Hour),
+		botonomtest.WithClock(func() time.Time { return halfPast }))
 	r := runIn(t, srv, "", "agents", "get", botonomtest.SampleAgentID)
 	require.Equal(t, 0, r.code, r.stderr)
 	r = runIn(t, srv, "", "agents", "get", botonomtest.SampleAgentID)
